@@ -1,0 +1,73 @@
+"""DIRL's training loss (reference §2): BCE + (1 − SSIM) + soft IoU, on the output and the MDA maps.
+
+``L = λ_det · L_seg(sigmoid(logits), M) + λ_att · Σ_k L_seg(A_k, M)`` with ``λ_det = λ_att = 1`` and the
+IoU term on by default, as in the released code. SSIM is kornia's (11×11 Gaussian window, σ 1.5,
+C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
+"""
+
+from __future__ import annotations
+
+import kornia
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def ssim_loss(prob: Tensor, target: Tensor, window_size: int = 11) -> Tensor:
+    """``1 − mean SSIM`` between probability maps and masks (B×1×H×W, values in [0, 1])."""
+    return 1.0 - kornia.metrics.ssim(prob, target, window_size, max_val=1.0, eps=0.0).mean()
+
+
+def soft_iou_loss(prob: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """Per sample ``1 − Σ(P·M) / (ΣM + ΣP − Σ(P·M))``, averaged over the batch."""
+    inter = (prob * target).flatten(1).sum(1)
+    union = (prob + target).flatten(1).sum(1) - inter
+    return (1.0 - inter / (union + eps)).mean()
+
+
+class SegmentationLoss(nn.Module):
+    """``w_bce · BCE + w_ssim · (1 − SSIM) + w_iou · softIoU`` on one map.
+
+    ``forward(pred, target, logits=True)``: ``pred`` is B×1×H×W logits (or probabilities when
+    ``logits=False``), ``target`` the binary mask of the same shape.
+    """
+
+    def __init__(self, bce: float = 1.0, ssim: float = 1.0, iou: float = 1.0) -> None:
+        super().__init__()
+        self.w_bce, self.w_ssim, self.w_iou = bce, ssim, iou
+
+    def forward(self, pred: Tensor, target: Tensor, logits: bool = True) -> Tensor:
+        pred, target = pred.float(), target.float()
+        if logits:
+            bce = F.binary_cross_entropy_with_logits(pred, target)
+            prob = torch.sigmoid(pred)
+        else:
+            prob = pred.clamp(1e-7, 1 - 1e-7)
+            bce = -(target * prob.log() + (1 - target) * (1 - prob).log()).mean()
+        loss = self.w_bce * bce
+        if self.w_ssim:
+            loss = loss + self.w_ssim * ssim_loss(prob, target)
+        if self.w_iou:
+            loss = loss + self.w_iou * soft_iou_loss(prob, target)
+        return loss
+
+
+class DIRLLoss(nn.Module):
+    """The full DIRL objective over the model's output dict.
+
+    ``forward(outputs, mask)`` returns ``{"loss", "det", "att"}`` (scalars); ``att`` sums the five
+    attention terms. ``lambda_att = 0`` trains the attention unsupervised (the paper's "DA" ablation).
+    """
+
+    def __init__(self, lambda_det: float = 1.0, lambda_att: float = 1.0, ssim: float = 1.0, iou: float = 1.0) -> None:
+        super().__init__()
+        self.lambda_det, self.lambda_att = lambda_det, lambda_att
+        self.seg = SegmentationLoss(bce=1.0, ssim=ssim, iou=iou)
+
+    def forward(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
+        det = self.seg(outputs["logits"], mask, logits=True)
+        att = det.new_zeros(())
+        if self.lambda_att:
+            for a in outputs.get("attention", []):
+                att = att + self.seg(a, mask, logits=False)
+        return {"loss": self.lambda_det * det + self.lambda_att * att, "det": det.detach(), "att": att.detach()}

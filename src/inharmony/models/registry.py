@@ -1,0 +1,74 @@
+"""A plain-dict model registry: ``create_model(name, **overrides)`` and ``list_models()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from inharmony.models.dirl import DIRL
+
+# name -> (builder, default config, one-line description). The config is what a checkpoint stores.
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any], str]] = {}
+
+
+def register_model(name: str, builder: Callable[..., nn.Module], defaults: dict[str, Any], description: str) -> None:
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is already registered")
+    _REGISTRY[name] = (builder, dict(defaults), description)
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def describe_model(name: str) -> str:
+    return _lookup(name)[2]
+
+
+def _lookup(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any], str]:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def model_config(name: str, **overrides: Any) -> dict[str, Any]:
+    """The full config ``create_model(name, **overrides)`` builds from (without weight paths)."""
+    _, defaults, _ = _lookup(name)
+    unknown = set(overrides) - set(defaults) - {"encoder_weights"}
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for model {name!r}; valid: {sorted(defaults)}")
+    config = {**defaults, **{k: v for k, v in overrides.items() if k != "encoder_weights"}}
+    return config
+
+
+def create_model(name: str, encoder_weights: str | None = None, **overrides: Any) -> nn.Module:
+    """Build a registered model; ``encoder_weights`` is an optional local ImageNet weights file.
+
+    The returned module carries ``model_name`` and ``model_config`` attributes used by checkpoints.
+    """
+    builder = _lookup(name)[0]
+    config = model_config(name, **overrides)
+    kwargs = dict(config)
+    if encoder_weights is not None:
+        kwargs["encoder_weights"] = encoder_weights
+    model = builder(**kwargs)
+    model.model_name = name
+    model.model_config = config
+    return model
+
+
+register_model(
+    "dirl_resnet34",
+    DIRL,
+    {"encoder": "resnet34", "decoder_channels": 32},
+    "DIRL as in the paper: ResNet-34 with stride-1 stem and extra 1/16 stage, BFI + MDA + GGD",
+)
+register_model(
+    "dirl_mobilenetv2",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32},
+    "compact DIRL: the same BFI + MDA + GGD decoder on a MobileNetV2 encoder (strides 2..32)",
+)

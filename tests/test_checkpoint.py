@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from inharmony.checkpoint import CheckpointError, load_model, save_model
+from inharmony.models import create_model
+
+
+def test_half_precision_file_loads_close(tmp_path):
+    model = create_model("dirl_mobilenetv2").eval()
+    path = save_model(model, tmp_path / "half.safetensors", half=True, info={"note": "x"})
+    full = save_model(model, tmp_path / "full.safetensors")
+    assert path.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_model(path)
+    assert loaded.model_info == {"note": "x"}
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        diff = (torch.sigmoid(model(x)["logits"]) - torch.sigmoid(loaded(x)["logits"])).abs().max()
+    assert diff < 1e-2
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="garbage.safetensors"):
+        load_model(garbage)
+    good = save_model(create_model("dirl_mobilenetv2"), tmp_path / "good.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated.safetensors"):
+        load_model(truncated)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(CheckpointError, match="not an inharmony model file"):
+        load_model(tmp_path / "foreign.safetensors")
+
+
+def test_pickle_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "model.pth"
+    torch.save({"anything": 1}, path)
+    with pytest.raises(CheckpointError):
+        load_model(path)
