@@ -1,0 +1,1 @@
+"""The ``inharmony`` console script."""

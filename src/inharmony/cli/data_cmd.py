@@ -1,0 +1,101 @@
+"""``inharmony data …``: le50 lists, synthetic composites, the photo corpus, a preview grid."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from functools import partial
+
+from inharmony.cli.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="prepare datasets").add_subparsers(dest="data_command", required=True)
+
+    p = data.add_parser("le50", help="compute the le50 lists (region ≤ 50 %%) and a 10 %% validation draw")
+    p.add_argument("--root", required=True, help="iHarmony4-layout dataset root")
+    p.add_argument("--out", help="where to write the lists (default: the root)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=run_le50)
+
+    p = data.add_parser("synth", help="generate synthetic composites in the iHarmony4 layout")
+    p.add_argument("--photos", required=True, help="folder of real photos (searched recursively)")
+    p.add_argument("--out", required=True, help="dataset root to write")
+    p.add_argument("--n", type=int, required=True, help="number of composites")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of photos held out for the test split")
+    p.add_argument("--max-side", type=int, default=512, help="photos are downscaled to this long side")
+    p.add_argument("--cutouts", help="folder of RGBA cut-outs (PNG with alpha) used as shapes and pasted objects")
+    p.add_argument("--subset", default="Synthetic", help="subset folder name")
+    p.add_argument("--min-strength", type=float, default=0.3, help="weakest appearance change (0–1)")
+    p.set_defaults(handler=run_synth)
+
+    p = data.add_parser("photos", help="assemble the offline photo corpus from Debian and Python packages")
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-debian", action="store_true", help="only the photos bundled with Python packages")
+    p.set_defaults(handler=run_photos)
+
+    p = data.add_parser("preview", help="write a PNG grid of samples: composite | mask | real")
+    p.add_argument("--root", required=True)
+    p.add_argument("--split", default="train")
+    p.add_argument("--n", type=int, default=6)
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(handler=run_preview)
+
+
+def run_le50(args: argparse.Namespace) -> int:
+    from inharmony.data.le50 import build_le50
+
+    counts = build_le50(args.root, args.out, args.val_fraction, args.seed, progress=partial(progress, desc="masks"))
+    print(json.dumps(counts, indent=2))
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from inharmony.data.synth import write_synthetic_dataset
+
+    counts = write_synthetic_dataset(
+        args.photos,
+        args.out,
+        args.n,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        max_side=args.max_side,
+        cutouts_dir=args.cutouts,
+        subset=args.subset,
+        strength=(args.min_strength, 1.0),
+        progress=partial(progress, desc="composites"),
+    )
+    print(json.dumps(counts))
+    return 0
+
+
+def run_photos(args: argparse.Namespace) -> int:
+    from inharmony.data.corpus import assemble_photo_corpus
+
+    kwargs = {"packages": (), "cutouts": False} if args.no_debian else {}
+    records = assemble_photo_corpus(args.out, progress=partial(progress, desc="packages"), **kwargs)
+    photos = sum(r["file"].startswith("photos/") for r in records)
+    print(json.dumps({"photos": photos, "cutouts": len(records) - photos, "out": args.out}))
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from inharmony.data.iharmony4 import make_iharmony4_dataset
+    from inharmony.imageio import read_image, read_mask
+    from inharmony.viz import grid
+
+    samples = make_iharmony4_dataset(args.root, args.split)[: args.n]
+    rows = []
+    for s in samples:
+        real = np.asarray(read_image(s.real)) if s.real.is_file() else np.zeros((8, 8, 3), np.uint8)
+        rows.append([np.asarray(read_image(s.composite)), read_mask(s.mask), real])
+    grid(rows, ["composite", "mask", "real"]).save(args.out)
+    print(args.out)
+    return 0

@@ -1,0 +1,44 @@
+"""``inharmony`` console script: ``main(argv=None) -> int``; heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from inharmony import __version__
+from inharmony.cli import data_cmd, engine_cmd
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inharmony", description="Find the inharmonious region of a composite photo (DIRL, ICME 2021)."
+    )
+    parser.add_argument("--version", action="version", version=f"inharmony {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_cmd.register(sub)
+    engine_cmd.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except (FileNotFoundError, ValueError, CommandError) as exc:
+        print(f"inharmony {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"inharmony {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

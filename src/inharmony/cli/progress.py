@@ -1,0 +1,9 @@
+"""One progress bar helper (tqdm; hidden automatically when stderr is not a terminal)."""
+
+from __future__ import annotations
+
+
+def progress(iterable=None, desc: str = "", total: int | None = None, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, disable=None, dynamic_ncols=True, **kwargs)

@@ -1,0 +1,60 @@
+"""Tiny fake datasets written by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+FAKE_NAMES = {
+    "HCOCO": ["c100034_658772_1", "c100034_658772_2", "c200_5_1"],
+    "HAdobe5k": ["a0001_1_2", "a0002_1_1"],
+    "HFlickr": ["f1000_1_1", "f1001_2_1"],
+    "Hday2night": ["d10091-20120914-152206_1_1", "d10092-20120914-152206_1_1"],
+}
+
+
+def write_composite(root: Path, subset: str, stem: str, size=(48, 40), fraction: float = 0.2, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    name, mask_id, _ = stem.rsplit("_", 2)
+    real = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    rows = max(1, int(round(h * fraction)))
+    mask[:rows] = 255
+    comp = real.copy()
+    comp[mask > 0] = (comp[mask > 0] * 0.5).astype(np.uint8)
+    for folder, fname, arr in (
+        ("composite_images", f"{stem}.jpg", comp),
+        ("masks", f"{name}_{mask_id}.png", mask),
+        ("real_images", f"{name}.jpg", real),
+    ):
+        (root / subset / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(root / subset / folder / fname)
+
+
+def make_fake_iharmony4(root: Path, big_region: str | None = "c200_5_1") -> Path:
+    """Four subsets, per-subset train/test lists; ``big_region`` gets a mask covering 75 %."""
+    for subset, stems in FAKE_NAMES.items():
+        for i, stem in enumerate(stems):
+            write_composite(root, subset, stem, fraction=0.75 if stem == big_region else 0.2, seed=i)
+        (root / subset / f"{subset}_train.txt").write_text("".join(f"{s}.jpg\n" for s in stems[:-1]))
+        (root / subset / f"{subset}_test.txt").write_text(f"{stems[-1]}.jpg\n")
+    return root
+
+
+def make_photos(folder: Path, n: int = 4, size=(96, 72)) -> Path:
+    """Smooth, structured colour photos (gradients + blobs) so that segmentation has something to do."""
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    for i in range(n):
+        rng = np.random.default_rng(100 + i)
+        img = np.stack([xx * rng.uniform(0.3, 1), yy * rng.uniform(0.3, 1), (xx + yy) / 2], -1)
+        for _ in range(4):
+            cy, cx, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.1, 0.3)
+            blob = ((yy - cy * h / max(h, w)) ** 2 + (xx - cx * w / max(h, w)) ** 2) < r**2
+            img[blob] = rng.uniform(0, 1, 3)
+        Image.fromarray((img * 255).clip(0, 255).astype(np.uint8)).save(folder / f"photo_{i}.png")
+    return folder

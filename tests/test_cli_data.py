@@ -1,0 +1,40 @@
+import json
+
+from PIL import Image
+
+from fakes import make_fake_iharmony4, make_photos
+from inharmony.cli.main import main
+
+
+def test_data_synth_le50_preview(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos", n=4)
+    assert (
+        main(["data", "synth", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "8", "--seed", "3"]) == 0
+    )
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["train"] + counts["test"] == 8
+    assert main(["data", "le50", "--root", str(tmp_path / "ds")]) == 0
+    le50 = json.loads(capsys.readouterr().out)
+    assert sum(le50["train"].values()) == counts["train"]  # synthetic regions never exceed 50 %
+    assert main(["data", "preview", "--root", str(tmp_path / "ds"), "--n", "3", "--out", str(tmp_path / "g.png")]) == 0
+    assert Image.open(tmp_path / "g.png").size[0] > 3 * 192
+
+
+def test_data_le50_on_fake_iharmony4(tmp_path, capsys):
+    root = make_fake_iharmony4(tmp_path / "ih")
+    assert main(["data", "le50", "--root", str(root), "--out", str(tmp_path / "lists")]) == 0
+    assert (tmp_path / "lists" / "le50_test.txt").is_file()
+
+
+def test_data_errors_are_clear(tmp_path, capsys):
+    assert main(["data", "le50", "--root", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["data", "synth", "--photos", str(tmp_path), "--out", str(tmp_path / "o"), "--n", "2"]) == 2
+    assert "no photos" in capsys.readouterr().err
+
+
+def test_photos_from_python_packages(tmp_path, capsys):
+    assert main(["data", "photos", "--out", str(tmp_path / "corpus"), "--no-debian"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["photos"] >= 3
+    assert "scikit-image" in (tmp_path / "corpus" / "SOURCES.csv").read_text()
