@@ -1,18 +1,231 @@
-"""``inharmony train | evaluate | predict | models`` (filled in by the engine)."""
+"""``inharmony train | evaluate | predict | models``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+from functools import partial
+from pathlib import Path
+
+from inharmony.cli.progress import progress
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list the available models")
+    p = sub.add_parser("train", help="train a model from a YAML config (flags override it)")
+    p.add_argument("--config", help="YAML config (see configs/); defaults are the paper's recipe")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set train.lr=5e-5 (repeatable)",
+    )
+    p.add_argument("--model", help="model name (model.name)")
+    p.add_argument("--root", help="dataset root in the iHarmony4 layout (data.root)")
+    p.add_argument("--photos", help="photo folder for on-the-fly synthetic data (data.photos)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--out", help="runs folder (output.dir)")
+    p.add_argument("--name", help="run name (output.name)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
+    p.set_defaults(handler=run_train)
+
+    p = sub.add_parser("evaluate", help="AP / F1 / IoU with the published protocol, per subset and overall")
+    p.add_argument("--model", default="default", help="model file or shipped model name")
+    p.add_argument("--root", required=True, help="dataset root in the iHarmony4 layout")
+    p.add_argument("--split", default="test")
+    p.add_argument("--list", dest="list_file", help="root-relative list file (e.g. le50_test.txt)")
+    p.add_argument("--size", type=int, help="network resolution (default: the model's training size)")
+    p.add_argument("--protocol", choices=["published", "plain"], default="published")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", help="folder for results.json, results.md (and per-image rows / masks)")
+    p.add_argument("--per-image", action="store_true", help="also write per_image.csv")
+    p.add_argument("--save-masks", action="store_true", help="also write predicted masks (network size)")
+    p.set_defaults(handler=run_evaluate)
+
+    p = sub.add_parser("predict", help="masks, overlays and heatmaps for images, folders or globs")
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--model", default="default", help="model file or shipped model name")
+    p.add_argument("--out", default="predictions", help="output folder")
+    p.add_argument("--save", default="mask,overlay,heatmap", help="comma list of mask, overlay, heatmap, prob")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-pixels", type=int, help="refuse larger images (default 100 M pixels)")
+    p.set_defaults(handler=run_predict)
+
+    p = sub.add_parser("models", help="list model architectures and shipped models")
     p.set_defaults(handler=run_models)
 
 
+def run_train(args: argparse.Namespace) -> int:
+    from inharmony.engine import distributed
+    from inharmony.engine.config import load_config, new_run_dir, save_config
+    from inharmony.engine.trainer import Trainer
+
+    flags = {
+        "model.name": args.model,
+        "data.root": args.root,
+        "data.photos": args.photos,
+        "train.epochs": args.epochs,
+        "train.batch_size": args.batch_size,
+        "train.max_steps": args.max_steps,
+        "train.device": args.device,
+        "output.dir": args.out,
+        "output.name": args.name,
+    }
+    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    if args.photos and not any(o.startswith("data.kind") for o in overrides):
+        overrides.append("data.kind=synthetic")
+    cfg = load_config(Path(args.resume) / "config.yaml" if args.resume else args.config, overrides)
+    info, _ = distributed.setup(cfg["train"]["device"])  # under torchrun: join the group first
+    if args.resume:
+        run_dir = Path(args.resume)
+    else:
+        run_dir = new_run_dir(cfg["output"]["dir"], cfg["output"]["name"]) if info.is_main else None
+        run_dir = Path(distributed.broadcast_object(info, str(run_dir) if run_dir else None))
+    if info.is_main:
+        save_config(cfg, run_dir / "config.yaml")
+    trainer = Trainer(cfg, run_dir)
+    summary = trainer.fit(resume=bool(args.resume))
+    if info.is_main:
+        print(json.dumps({"run_dir": str(run_dir), "val": summary, "best": str(run_dir / "best.safetensors")}))
+    distributed.teardown(info)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from inharmony.data.dataset import CompositeDataset
+    from inharmony.data.iharmony4 import make_iharmony4_dataset
+    from inharmony.engine.evaluate import evaluate
+    from inharmony.fileio import write_text_atomic
+    from inharmony.inference import Predictor
+    from inharmony.metrics import format_table
+
+    predictor = Predictor.from_checkpoint(args.model, device=args.device, size=args.size)
+    samples = make_iharmony4_dataset(args.root, args.split, list_file=args.list_file)
+    dataset = CompositeDataset(samples, size=predictor.size)
+    out = Path(args.out) if args.out else None
+    rows: list[dict] = []
+
+    def on_batch(batch, prob, metrics):
+        for i, name in enumerate(batch["name"]):
+            rows.append({"name": name, "subset": batch["subset"][i], **{k: float(v[i]) for k, v in metrics.items()}})
+            if out is not None and args.save_masks:
+                path = out / "masks" / (Path(name).stem + ".png")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray((prob[i, 0].numpy() * 255).round().astype(np.uint8)).save(path)
+
+    acc = evaluate(
+        predictor.model,
+        dataset,
+        predictor.device,
+        args.batch_size,
+        args.workers,
+        args.protocol,
+        progress=partial(progress, desc="evaluate"),
+        on_batch=on_batch,
+    )
+    summary = acc.summary()
+    table = format_table(summary)
+    print(table)
+    if out is not None:
+        meta = {
+            "model": str(args.model),
+            "root": str(args.root),
+            "split": args.split,
+            "list": args.list_file,
+            "size": predictor.size,
+            "protocol": args.protocol,
+        }
+        write_text_atomic(out / "results.json", json.dumps({"meta": meta, "results": summary}, indent=2))
+        write_text_atomic(out / "results.md", table + "\n")
+        if args.per_image:
+            lines = ["name,subset,ap,f1,iou"] + [
+                f"{r['name']},{r['subset']},{r['ap']:.6f},{r['f1']:.6f},{r['iou']:.6f}" for r in rows
+            ]
+            write_text_atomic(out / "per_image.csv", "\n".join(lines) + "\n")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from PIL import Image
+    from torch.utils.data import DataLoader
+
+    from inharmony.fileio import atomic_path
+    from inharmony.inference import Predictor
+    from inharmony.inference.batch import ImageFileDataset, collate_records, expand_inputs, output_stems
+    from inharmony.viz import heatmap, overlay
+
+    wanted = {s.strip() for s in args.save.split(",") if s.strip()}
+    unknown = wanted - {"mask", "overlay", "heatmap", "prob"}
+    if unknown:
+        raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob")
+    kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
+    predictor = Predictor.from_checkpoint(args.model, device=args.device, **kwargs)
+    files, failures = expand_inputs(args.inputs)
+    stems = dict(zip(map(str, files), output_stems(files)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = ImageFileDataset(files, predictor, keep_image="overlay" in wanted)
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_records)
+    done = 0
+
+    def save(path: Path, array, fmt: str) -> None:
+        with atomic_path(path) as tmp:
+            Image.fromarray(array).save(tmp, format=fmt)
+
+    for records in progress(loader, desc="predict", total=len(loader)):
+        good = [r for r in records if r["error"] is None]
+        failures.extend((r["path"], r["error"]) for r in records if r["error"] is not None)
+        if not good:
+            continue
+        import torch
+
+        preds = predictor.predict_tensors(torch.stack([r["tensor"] for r in good]), [r["size"] for r in good])
+        for record, pred in zip(good, preds):
+            stem = stems[record["path"]]
+            if "mask" in wanted:
+                save(out / f"{stem}_mask.png", pred.mask(args.threshold), "PNG")
+            if "prob" in wanted:
+                save(out / f"{stem}_prob.png", (pred.probability * 255).round().astype("uint8"), "PNG")
+            if "heatmap" in wanted:
+                save(out / f"{stem}_heatmap.png", heatmap(pred.probability), "PNG")
+            if "overlay" in wanted:
+                save(out / f"{stem}_overlay.jpg", overlay(record["image"], pred.probability, args.threshold), "JPEG")
+            done += 1
+    print(f"{done} image(s) written to {out}")
+    for path, error in failures:
+        print(f"failed: {path}: {error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def run_models(args: argparse.Namespace) -> int:
+    from inharmony.checkpoint import read_model_file
+    from inharmony.inference.predictor import shipped_models
     from inharmony.models import describe_model, list_models
 
+    print("architectures:")
     for name in list_models():
-        print(f"{name:20s} {describe_model(name)}")
+        print(f"  {name:20s} {describe_model(name)}")
+    shipped = shipped_models()
+    print("shipped models:" if shipped else "shipped models: none")
+    for name, path in shipped.items():
+        meta, _ = read_model_file(path)
+        scores = meta["info"].get("scores", {})
+        size_mb = path.stat().st_size / 1e6
+        print(f"  {name:20s} {meta['model_name']}  {size_mb:.1f} MB  {json.dumps(scores)}")
     return 0

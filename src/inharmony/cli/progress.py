@@ -6,4 +6,5 @@ from __future__ import annotations
 def progress(iterable=None, desc: str = "", total: int | None = None, **kwargs):
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, disable=None, dynamic_ncols=True, **kwargs)
+    kwargs.setdefault("disable", None)
+    return tqdm(iterable, desc=desc, total=total, dynamic_ncols=True, **kwargs)

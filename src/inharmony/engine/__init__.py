@@ -1,0 +1,1 @@
+"""Training and evaluation logic (the models stay pure ``nn.Module``s)."""

@@ -1,0 +1,106 @@
+"""Run configuration: YAML defaults, ``section.key=value`` overrides, the resolved file saved per run."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inharmony.fileio import write_text_atomic
+
+DEFAULTS: dict[str, Any] = {
+    "model": {"name": "dirl_resnet34", "encoder_weights": None},
+    "data": {
+        "kind": "iharmony4",  # or "synthetic" (composites generated on the fly from data.photos)
+        "root": None,
+        "train_list": None,  # root-relative list file; default: the train split's own lists
+        "val_list": None,  # default: a seeded 10 % draw from the training entries, kept out of training
+        "subsets": None,
+        "size": 256,
+        "photos": None,
+        "val_photos": None,
+        "cutouts": None,
+        "train_length": 2000,
+        "val_length": 200,
+    },
+    "train": {
+        "epochs": 60,
+        "batch_size": 8,
+        "lr": 1.0e-4,
+        "weight_decay": 1.0e-4,
+        "milestones": [30, 40, 50, 55],
+        "gamma": 0.5,
+        "val_every": 3,
+        "val_every_early": 5,  # before the first milestone, as the reference
+        "workers": 4,
+        "seed": 42,
+        "amp": True,  # mixed precision on GPU (bfloat16 where supported)
+        "max_steps": None,  # stop after this many optimiser steps (smoke tests)
+        "checkpoint_every": 200,  # also save mid-epoch every N steps
+        "device": "auto",
+        "tensorboard": False,
+    },
+    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0},
+    "output": {"dir": "runs", "name": "dirl"},
+}
+
+
+def deep_merge(base: dict, update: dict, path: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        where = f"{path}{key}"
+        if key not in out:
+            raise ValueError(f"unknown config key {where!r}; valid keys here: {', '.join(sorted(base))}")
+        if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key {where!r} must be a mapping")
+            out[key] = deep_merge(out[key], value, where + ".")
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(item: str) -> dict:
+    """``"train.lr=1e-3"`` → ``{"train": {"lr": 0.001}}`` (values parsed as YAML)."""
+    if "=" not in item:
+        raise ValueError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw)
+    for part in reversed(key.strip().split(".")):
+        value = {part: value}
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """DEFAULTS ← YAML file ← overrides, with unknown keys refused (naming the file or override)."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a YAML mapping at the top level")
+        try:
+            config = deep_merge(config, loaded)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+    for item in overrides or []:
+        config = deep_merge(config, parse_override(item))
+    return config
+
+
+def save_config(config: dict, path: str | Path) -> None:
+    write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
+
+
+def new_run_dir(base: str | Path, name: str) -> Path:
+    """``base/name/version_<k>`` with the next free ``k``."""
+    parent = Path(base) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name.split("_")[1]) for p in parent.glob("version_*") if p.name.split("_")[1].isdigit()]
+    run = parent / f"version_{max(taken, default=-1) + 1}"
+    run.mkdir()
+    return run

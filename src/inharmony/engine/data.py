@@ -1,0 +1,52 @@
+"""Build the datasets a run config names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from inharmony.data.dataset import CompositeDataset
+from inharmony.data.iharmony4 import Sample, make_iharmony4_dataset
+from inharmony.data.le50 import validation_draw
+
+
+def split_train_val(cfg: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
+    data = cfg["data"]
+    if not data["root"]:
+        raise ValueError("config data.root is not set (a dataset root in the iHarmony4 layout)")
+    train = make_iharmony4_dataset(data["root"], "train", list_file=data["train_list"], subsets=data["subsets"])
+    if data["val_list"]:
+        val = make_iharmony4_dataset(data["root"], "train", list_file=data["val_list"], subsets=data["subsets"])
+        overlap = {s.name for s in val} & {s.name for s in train}
+        if overlap:
+            raise ValueError(f"{len(overlap)} validation entries are also in the training list, e.g. {min(overlap)}")
+        return train, val
+    keep, held = validation_draw([s.name for s in train], 0.1, seed)
+    held_set = set(held)
+    return [s for s in train if s.name not in held_set], [s for s in train if s.name in held_set]
+
+
+def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
+    data, seed = cfg["data"], cfg["train"]["seed"]
+    if data["kind"] == "iharmony4":
+        train, val = split_train_val(cfg, seed)
+        return CompositeDataset(train, data["size"], train=True, seed=seed), CompositeDataset(val, data["size"])
+    if data["kind"] == "synthetic":
+        from inharmony.data.synth import SyntheticDataset
+        from inharmony.data.synth.generator import list_photos
+
+        if not data["photos"]:
+            raise ValueError("config data.photos is not set (a folder of photos for synthetic composites)")
+        photos = list_photos(data["photos"])
+        val_photos = list_photos(data["val_photos"]) if data["val_photos"] else photos
+        kw = {"size": data["size"], "cutouts_dir": data["cutouts"]}
+        return (
+            SyntheticDataset(photos, data["train_length"], train=True, seed=seed, **kw),
+            SyntheticDataset(val_photos, data["val_length"], train=False, seed=seed + 1, **kw),
+        )
+    raise ValueError(f"unknown data.kind {data['kind']!r}; valid: iharmony4, synthetic")
+
+
+def dataset_root(cfg: dict) -> Path | None:
+    return Path(cfg["data"]["root"]) if cfg["data"]["root"] else None

@@ -1,0 +1,239 @@
+"""The training loop: CPU, one GPU (mixed precision) or many processes under torchrun (DDP).
+
+Each epoch's sample order and augmentations depend only on ``(seed, epoch, index)``, so a run resumed
+from ``last.pt`` (written atomically every epoch and every ``checkpoint_every`` steps) continues
+exactly where it stopped. The best model by validation IoU is saved as ``best.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from inharmony.checkpoint import save_model
+from inharmony.engine import distributed
+from inharmony.engine.data import build_datasets
+from inharmony.engine.evaluate import evaluate
+from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.losses import DIRLLoss
+from inharmony.models import create_model
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the message says where and what to do."""
+
+
+def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo) -> list[int]:
+    """This process's sample order for ``epoch`` (DistributedSampler's when distributed)."""
+    if info.enabled:
+        sampler = DistributedSampler(range(n), info.world_size, info.rank, shuffle=True, seed=seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+
+
+class Trainer:
+    """Train the model a config describes, writing everything into ``run_dir``."""
+
+    def __init__(self, cfg: dict, run_dir: str | Path) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        t = cfg["train"]
+        self.dist, self.device = distributed.setup(t["device"])
+        torch.manual_seed(t["seed"])
+        self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"]).to(self.device)
+        self.train_set, self.val_set = build_datasets(cfg)
+        self.criterion = DIRLLoss(
+            lambda_att=cfg["loss"]["lambda_att"], ssim=cfg["loss"]["ssim"], iou=cfg["loss"]["iou"]
+        )
+        encoder = list(self.model.encoder.parameters())
+        enc_ids = {id(p) for p in encoder}
+        groups = [{"params": encoder}, {"params": [p for p in self.model.parameters() if id(p) not in enc_ids]}]
+        self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
+        self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
+        amp = t["amp"] and self.device.type == "cuda"
+        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.net: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.writer = None
+        if t["tensorboard"] and self.dist.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    # ---------------------------------------------------------------- state
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    def save_state(self) -> None:
+        if not self.dist.is_main:
+            return
+        state = {
+            "version": STATE_VERSION,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "best_iou": self.best_iou,
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+        }
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)
+
+    def load_state(self) -> None:
+        try:
+            state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        except FileNotFoundError as exc:
+            raise TrainingError(f"cannot resume: {self.state_path} does not exist") from exc
+        except Exception as exc:  # noqa: BLE001 - truncated or foreign file
+            raise TrainingError(f"cannot resume: {self.state_path} is unreadable ({exc})") from exc
+        if state.get("version") != STATE_VERSION:
+            raise TrainingError(f"cannot resume: {self.state_path} has state version {state.get('version')!r}")
+        self.model.load_state_dict(state["model"], strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
+        self.global_step, self.best_iou = state["global_step"], state["best_iou"]
+        log.info("resumed from %s at epoch %d, step %d", self.state_path, self.epoch, self.global_step)
+
+    # ---------------------------------------------------------------- loop
+    def loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        t = self.cfg["train"]
+        indices = epoch_indices(len(self.train_set), epoch, t["seed"], self.dist)
+        indices = indices[skip_batches * t["batch_size"] :]
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(epoch)
+        return DataLoader(
+            self.train_set,
+            batch_size=t["batch_size"],
+            sampler=indices,
+            drop_last=True,
+            num_workers=t["workers"],
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        x = batch["image"].to(self.device, non_blocking=True)
+        m = batch["mask"].to(self.device, non_blocking=True)
+        ctx = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+        with ctx:
+            out = self.net(x)
+        losses = self.criterion(out, m)
+        if not torch.isfinite(losses["loss"]):
+            raise TrainingError(
+                f"loss became {losses['loss'].item()} at epoch {self.epoch}, step {self.global_step}; "
+                f"the last good state is {self.state_path} (try a lower train.lr, or train.amp=false)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(losses["loss"]).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            losses["loss"].backward()
+            self.optimizer.step()
+        return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
+
+    def validation_due(self, epoch_done: int) -> bool:
+        t = self.cfg["train"]
+        every = t["val_every_early"] if epoch_done < t["milestones"][0] else t["val_every"]
+        return epoch_done % max(1, every) == 0 or epoch_done == t["epochs"]
+
+    def validate(self) -> dict:
+        summary = {}
+        if self.dist.is_main:
+            acc = evaluate(self.model, self.val_set, self.device, batch_size=self.cfg["train"]["batch_size"])
+            summary = acc.summary()["overall"]
+            if summary["IoU"] > self.best_iou:
+                self.best_iou = summary["IoU"]
+                info = {"epoch": self.epoch, "val": summary, "run": str(self.run_dir), "size": self.cfg["data"]["size"]}
+                save_model(self.model, self.run_dir / "best.safetensors", info=info)
+        distributed.barrier(self.dist)
+        return summary
+
+    def log_epoch(self, row: dict) -> None:
+        if not self.dist.is_main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        rows = [json.loads(x) for x in (self.run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        lines = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
+        write_text_atomic(self.run_dir / "metrics.csv", "\n".join(lines) + "\n")
+        if self.writer:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k != "epoch":
+                    self.writer.add_scalar(k, v, row["epoch"])
+
+    def fit(self, resume: bool = False) -> dict:
+        """Train to ``train.epochs`` (or ``train.max_steps``); returns the last validation summary."""
+        from inharmony.cli.progress import progress
+
+        t = self.cfg["train"]
+        if resume:
+            self.load_state()
+        last_val: dict = {}
+        try:
+            while self.epoch < t["epochs"]:
+                self.net.train()
+                loader = self.loader(self.epoch, self.step_in_epoch)
+                sums, count, start = {"loss": 0.0, "det": 0.0, "att": 0.0}, 0, time.perf_counter()
+                bar = progress(
+                    loader, desc=f"epoch {self.epoch + 1}/{t['epochs']}", disable=not self.dist.is_main or None
+                )
+                for batch in bar:
+                    losses = self.train_step(batch)
+                    self.global_step += 1
+                    self.step_in_epoch += 1
+                    count += 1
+                    for k in sums:
+                        sums[k] += losses[k]
+                    rate = count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start)
+                    bar.set_postfix(loss=f"{losses['loss']:.3f}", img_s=f"{rate:.1f}")
+                    if t["checkpoint_every"] and self.global_step % t["checkpoint_every"] == 0:
+                        self.save_state()
+                    if t["max_steps"] and self.global_step >= t["max_steps"]:
+                        break
+                finished_epoch = self.step_in_epoch >= len(self.train_set) // (t["batch_size"] * self.dist.world_size)
+                row = {"epoch": self.epoch + 1, "step": self.global_step, "lr": self.optimizer.param_groups[0]["lr"]}
+                row.update({k: round(v / max(count, 1), 5) for k, v in sums.items()})
+                row["images_per_s"] = round(
+                    count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start), 2
+                )
+                stop = bool(t["max_steps"] and self.global_step >= t["max_steps"])
+                if finished_epoch:
+                    self.scheduler.step()
+                    self.epoch += 1
+                    self.step_in_epoch = 0
+                if finished_epoch and (self.validation_due(self.epoch) or stop) or (stop and not last_val):
+                    last_val = self.validate()
+                    row.update({f"val_{k}": round(v, 4) for k, v in last_val.items() if k != "n"})
+                self.save_state()
+                self.log_epoch(row)
+                if self.dist.is_main:
+                    log.info("epoch %s: %s", row["epoch"], {k: v for k, v in row.items() if k != "epoch"})
+                if stop:
+                    break
+        finally:
+            if self.writer:
+                self.writer.close()
+        return last_val

@@ -1,0 +1,168 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fakes import make_photos
+from inharmony.cli.main import main
+from inharmony.engine.config import load_config
+from inharmony.engine.trainer import Trainer, TrainingError
+from inharmony.models import create_model
+
+TINY = [
+    "--model",
+    "dirl_mobilenetv2",
+    "--batch-size",
+    "2",
+    "--device",
+    "cpu",
+    "--set",
+    "data.size=64",
+    "--set",
+    "train.workers=0",
+    "--set",
+    "train.checkpoint_every=0",
+]
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    base = tmp_path_factory.mktemp("synth")
+    photos = make_photos(base / "photos", n=6, size=(80, 64))
+    assert main(["data", "synth", "--photos", str(photos), "--out", str(base / "ds"), "--n", "14", "--seed", "0"]) == 0
+    return base / "ds"
+
+
+def train(args, capsys) -> dict:
+    assert main(["train", *args]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
+    result = train(
+        [*TINY, "--root", str(synth_root), "--out", str(tmp_path / "runs"), "--max-steps", "3", "--epochs", "2"], capsys
+    )
+    run = Path(result["run_dir"])
+    assert run.name == "version_0" and (run / "config.yaml").is_file() and (run / "last.pt").is_file()
+    assert {"AP", "F1", "IoU"} <= set(result["val"])
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,lr,loss") and len(rows) >= 2
+    best = run / "best.safetensors"
+
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(best),
+                "--root",
+                str(synth_root),
+                "--out",
+                str(out),
+                "--per-image",
+                "--save-masks",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| Synthetic |" in printed and "| overall |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["size"] == 64 and 0 <= results["results"]["overall"]["AP"] <= 100
+    n_test = len((synth_root / "Synthetic/Synthetic_test.txt").read_text().split())
+    assert len((out / "per_image.csv").read_text().splitlines()) == n_test + 1
+    assert len(list((out / "masks").iterdir())) == n_test
+
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.fromarray(np.zeros((50, 70, 3), np.uint8)).save(images / "a.png")
+    Image.fromarray(np.zeros((33, 20), np.uint8)).save(images / "gray.jpg")
+    (images / "broken.jpg").write_bytes(b"not a jpeg")
+    code = main(["predict", str(images), "--model", str(best), "--out", str(tmp_path / "pred"), "--workers", "0"])
+    assert code == 1  # one bad file: reported, the rest done
+    captured = capsys.readouterr()
+    assert "broken.jpg" in captured.err and "2 image(s)" in captured.out
+    mask = Image.open(tmp_path / "pred" / "a_mask.png")
+    assert mask.size == (70, 50)
+    assert Image.open(tmp_path / "pred" / "gray_overlay.jpg").size == (20, 33)
+    assert (tmp_path / "pred" / "gray_heatmap.png").is_file()
+
+
+def test_resume_continues_exactly(synth_root, tmp_path, capsys):
+    common = [*TINY, "--root", str(synth_root), "--epochs", "3", "--set", "train.milestones=[1,2]"]
+    straight = train([*common, "--out", str(tmp_path / "a"), "--max-steps", "7"], capsys)
+    first = train([*common, "--out", str(tmp_path / "b"), "--max-steps", "3"], capsys)
+    resumed = train(["--resume", first["run_dir"], "--set", "train.max_steps=7"], capsys)
+    assert resumed["run_dir"] == first["run_dir"]
+    a = torch.load(Path(straight["run_dir"]) / "last.pt", weights_only=True)
+    b = torch.load(Path(first["run_dir"]) / "last.pt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 7 and a["epoch"] == b["epoch"]
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] >= 1
+    for key in a["model"]:
+        assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-6), key
+
+
+def test_nan_loss_stops_with_a_clear_message(synth_root, tmp_path):
+    cfg = load_config(
+        None,
+        [
+            "model.name=dirl_mobilenetv2",
+            f"data.root={synth_root}",
+            "data.size=32",
+            "train.batch_size=2",
+            "train.workers=0",
+            "train.device=cpu",
+        ],
+    )
+    trainer = Trainer(cfg, tmp_path)
+    trainer.criterion = lambda out, m: {"loss": out["logits"].sum() * float("nan"), "det": 0, "att": 0}
+    with pytest.raises(TrainingError, match="loss became nan at epoch 0, step 0"):
+        trainer.fit()
+
+
+def test_resume_without_state_is_an_error(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("train:\n  device: cpu\n")
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "data.root is not set" in capsys.readouterr().err
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  learning_rate: 1\n")
+    with pytest.raises(ValueError, match="bad.yaml: unknown config key 'train.learning_rate'"):
+        load_config(bad)
+    assert load_config(None, ["train.milestones=[1, 2]"])["train"]["milestones"] == [1, 2]
+
+
+def test_two_process_ddp_keeps_ranks_identical(synth_root, tmp_path):
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        str(worker),
+        str(synth_root),
+        str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert r0.keys() == r1.keys()
+    for key in r0:
+        assert torch.equal(r0[key], r1[key]), key
+    torch.manual_seed(42)  # the trainer's seed: the same initial weights
+    initial = dict(create_model("dirl_mobilenetv2").named_parameters())
+    assert any(not torch.equal(r0[k], initial[k]) for k in r0)  # and training moved them
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
