@@ -116,3 +116,20 @@ def test_dataset_reports_size_mismatch_and_bad_images(tmp_path):
     samples[0].composite.write_bytes(b"not an image")
     with pytest.raises(ValueError, match="f1000_1_1.jpg: not a readable image"):
         CompositeDataset(samples)[0]
+
+
+def test_masks_in_any_encoding(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from inharmony.imageio import read_mask
+
+    base = np.zeros((6, 8), np.uint8)
+    base[:2] = 1
+    Image.fromarray(base).save(tmp_path / "01.png")
+    Image.fromarray(base * 255).save(tmp_path / "0255.png")
+    Image.fromarray(np.stack([base * 255] * 3, -1)).save(tmp_path / "rgb.png")
+    Image.fromarray(base * 255).convert("1").save(tmp_path / "bits.png")
+    for name in ("01.png", "0255.png", "rgb.png", "bits.png"):
+        m = read_mask(tmp_path / name)
+        assert m.shape == (6, 8) and (m > 0.5).sum() == 16, name

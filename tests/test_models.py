@@ -9,7 +9,10 @@ from inharmony.models import create_model, list_models, model_config
 SIZE = 64
 
 
-@pytest.fixture(scope="module", params=list_models())
+LEARNED = [m for m in list_models() if not m.startswith("reference_")]
+
+
+@pytest.fixture(scope="module", params=LEARNED)
 def model(request):
     torch.manual_seed(0)
     return create_model(request.param)

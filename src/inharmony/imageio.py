@@ -78,4 +78,6 @@ def read_mask(source: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
     arr = np.asarray(img, dtype=np.float32)
     if arr.ndim == 3:
         arr = arr[..., 0]
-    return arr / (1.0 if img.mode == "1" else 255.0)
+    if img.mode == "1" or arr.max() == 1.0:  # masks stored as {0, 1} rather than {0, 255}
+        return arr
+    return arr / 255.0

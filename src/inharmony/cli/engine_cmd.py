@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="AP / F1 / IoU with the published protocol, per subset and overall")
     p.add_argument("--model", default="default", help="model file or shipped model name")
-    p.add_argument("--root", required=True, help="dataset root in the iHarmony4 layout")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--root", help="dataset root in the iHarmony4 layout")
+    where.add_argument("--manifest", help="CSV with composite,mask columns (paths relative to it)")
+    p.add_argument("--group-by", default="source", help="manifest column to report groups by (default: source)")
     p.add_argument("--split", default="test")
     p.add_argument("--list", dest="list_file", help="root-relative list file (e.g. le50_test.txt)")
     p.add_argument("--size", type=int, help="network resolution (default: the model's training size)")
@@ -116,7 +119,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from inharmony.metrics import format_table
 
     predictor = Predictor.from_checkpoint(args.model, device=args.device, size=args.size)
-    samples = make_iharmony4_dataset(args.root, args.split, list_file=args.list_file)
+    if args.manifest:
+        from inharmony.data.manifest import read_manifest
+
+        samples = read_manifest(args.manifest, group_by=args.group_by)
+    else:
+        samples = make_iharmony4_dataset(args.root, args.split, list_file=args.list_file)
     dataset = CompositeDataset(samples, size=predictor.size)
     out = Path(args.out) if args.out else None
     rows: list[dict] = []

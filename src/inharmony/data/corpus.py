@@ -30,6 +30,8 @@ DEBIAN_PHOTO_PACKAGES = (
     "palapeli-data",
 )
 DEBIAN_CUTOUT_PACKAGE = "tuxpaint-stamps-default"
+# Only these folders of a package hold photographs (opencv-doc's html/ holds tutorial screenshots).
+PHOTO_FOLDERS = {"opencv-doc": "examples/data"}
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 SKIMAGE_LICENCE = "scikit-image data: see skimage/data/README.txt (public domain / CC0 / permissive, per image)"
 
@@ -113,6 +115,8 @@ def assemble_photo_corpus(
             kind = "cutouts" if package == DEBIAN_CUTOUT_PACKAGE else "photos"
             for src in sorted(tree.rglob("*")):
                 if src.suffix.lower() not in (".jpg", ".jpeg", ".png") or not src.is_file():
+                    continue
+                if package in PHOTO_FOLDERS and PHOTO_FOLDERS[package] not in src.as_posix():
                     continue
                 try:
                     img = Image.open(src)

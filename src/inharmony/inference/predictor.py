@@ -85,7 +85,12 @@ class Predictor:
         cls, source: str | Path = DEFAULT_MODEL, device: str | torch.device = "auto", size: int | None = None, **kwargs
     ) -> Predictor:
         """Load a shipped model by name or a model file; ``size`` defaults to the size it was trained at."""
-        model = load_model(resolve_model_path(source))
+        from inharmony.models import create_model, list_models
+
+        if str(source) in list_models() and str(source).startswith("reference_"):
+            model = create_model(str(source))  # parameter-free references need no file
+        else:
+            model = load_model(resolve_model_path(source))
         size = size or int(getattr(model, "model_info", {}).get("size", 256))
         return cls(model, size=size, device=device, **kwargs)
 

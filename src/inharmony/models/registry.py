@@ -72,3 +72,16 @@ register_model(
     {"encoder": "mobilenetv2", "decoder_channels": 32},
     "compact DIRL: the same BFI + MDA + GGD decoder on a MobileNetV2 encoder (strides 2..32)",
 )
+
+
+def _register_references() -> None:
+    from inharmony.models.references import CentrePrior, ColourStats, WholeImage
+
+    register_model("reference_whole_image", WholeImage, {}, "reference: every pixel inharmonious (no learning)")
+    register_model("reference_centre_prior", CentrePrior, {"sigma": 0.25}, "reference: centred Gaussian prior")
+    register_model(
+        "reference_colour_stats", ColourStats, {}, "reference: segments scored by Lab statistics vs the rest"
+    )
+
+
+_register_references()

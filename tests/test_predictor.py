@@ -1,0 +1,107 @@
+"""The predictor takes any image size and mode and returns maps at the original size."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inharmony.checkpoint import save_model
+from inharmony.imageio import ImageReadError, read_image
+from inharmony.inference import Predictor
+from inharmony.models import create_model
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    torch.manual_seed(0)
+    path = save_model(
+        create_model("dirl_mobilenetv2"), tmp_path_factory.mktemp("m") / "m.safetensors", info={"size": 64}
+    )
+    return Predictor.from_checkpoint(path, device="cpu")
+
+
+def save(img: Image.Image, tmp_path, name: str, **kw):
+    path = tmp_path / name
+    img.save(path, **kw)
+    return path
+
+
+def test_uses_the_training_size_and_keeps_original_size(predictor, tmp_path):
+    assert predictor.size == 64
+    rng = np.random.default_rng(0)
+    path = save(Image.fromarray(rng.integers(0, 255, (37, 91, 3), dtype=np.uint8)), tmp_path, "odd size.png")
+    pred = predictor.predict(path, attention=True)
+    assert pred.probability.shape == (37, 91) and pred.probability.dtype == np.float32
+    assert 0 <= pred.probability.min() and pred.probability.max() <= 1
+    assert len(pred.attention) == 5 and all(a.shape == (37, 91) for a in pred.attention)
+    assert pred.mask().shape == (37, 91) and set(np.unique(pred.mask())) <= {0, 255}
+    assert set(pred.summary()) == {"height", "width", "region_fraction", "max_probability"}
+
+
+@pytest.mark.parametrize(
+    "mode, kw",
+    [("L", {}), ("RGBA", {}), ("P", {}), ("I;16", {}), ("CMYK", {"format": "JPEG"}), ("1", {})],
+)
+def test_any_mode(predictor, tmp_path, mode, kw):
+    rng = np.random.default_rng(1)
+    base = Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8))
+    if mode == "I;16":
+        img = Image.fromarray((rng.integers(0, 65535, (24, 30))).astype(np.uint16))
+    elif mode == "P":
+        img = base.convert("P")
+    else:
+        img = base.convert(mode)
+    suffix = ".jpg" if kw.get("format") == "JPEG" else ".png"
+    path = save(img, tmp_path, f"img_{mode.replace(';', '')}{suffix}", **kw)
+    assert predictor.predict(path).probability.shape == (24, 30)
+
+
+def test_exif_rotation_is_applied(predictor, tmp_path):
+    img = Image.fromarray(np.zeros((20, 40, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    path = save(img, tmp_path, "rotated.jpg", exif=exif)
+    assert read_image(path).size == (20, 40)
+    assert predictor.predict(path).probability.shape == (40, 20)
+
+
+def test_arrays_pil_bytes_and_gif(predictor, tmp_path):
+    arr = np.random.default_rng(2).random((16, 16, 3))
+    assert predictor.predict(arr).probability.shape == (16, 16)
+    assert predictor.predict((arr * 65535).astype(np.uint16)).probability.shape == (16, 16)
+    assert predictor.predict(Image.new("LA", (9, 7))).probability.shape == (7, 9)
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 10), "red").save(buf, format="PNG")
+    assert predictor.predict(buf.getvalue()).probability.shape == (10, 12)
+    frames = [Image.new("P", (15, 11), i) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert predictor.predict(tmp_path / "anim.gif").probability.shape == (11, 15)
+    assert predictor.predict(Image.new("RGB", (1, 1))).probability.shape == (1, 1)
+
+
+def test_bad_inputs_name_the_file(predictor, tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.jpg: empty file"):
+        predictor.predict(tmp_path / "empty.jpg")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ImageReadError, match="text.png: not a readable image"):
+        predictor.predict(tmp_path / "text.png")
+    good = save(Image.new("RGB", (40, 30)), tmp_path, "trunc.jpg")
+    (tmp_path / "trunc.jpg").write_bytes(good.read_bytes()[:60])
+    with pytest.raises(ImageReadError, match="trunc.jpg"):
+        predictor.predict(tmp_path / "trunc.jpg")
+    small = Predictor(predictor.model, size=64, device="cpu", max_pixels=100)
+    with pytest.raises(ImageReadError, match="exceeds the limit of 100"):
+        small.predict(save(Image.new("RGB", (20, 20)), tmp_path, "big.png"))
+
+
+def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
+    import inharmony.inference.predictor as p
+
+    monkeypatch.setattr(p, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no default model is shipped"):
+        Predictor.from_checkpoint("default")
+    with pytest.raises(FileNotFoundError, match="neither a file nor a shipped model"):
+        Predictor.from_checkpoint("nope")
