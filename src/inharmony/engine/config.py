@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)
         "max_steps": None,  # stop after this many optimiser steps (smoke tests)
         "checkpoint_every": 200,  # also save mid-epoch every N steps
+        "log_every": 50,  # log a line every N steps when no progress bar is shown (not a terminal)
         "device": "auto",
         "tensorboard": False,
     },

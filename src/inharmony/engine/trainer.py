@@ -71,7 +71,12 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.writer = None
         if t["tensorboard"] and self.dist.is_main:
-            from torch.utils.tensorboard import SummaryWriter
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                raise TrainingError(
+                    "train.tensorboard is on but the tensorboard package is not installed (pip install tensorboard)"
+                ) from exc
 
             self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
 
@@ -209,6 +214,14 @@ class Trainer:
                         sums[k] += losses[k]
                     rate = count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start)
                     bar.set_postfix(loss=f"{losses['loss']:.3f}", img_s=f"{rate:.1f}")
+                    if self.dist.is_main and bar.disable and t["log_every"] and self.global_step % t["log_every"] == 0:
+                        log.info(
+                            "epoch %d step %d: loss %.4f, %.2f img/s",
+                            self.epoch + 1,
+                            self.global_step,
+                            sums["loss"] / count,
+                            rate,
+                        )
                     if t["checkpoint_every"] and self.global_step % t["checkpoint_every"] == 0:
                         self.save_state()
                     if t["max_steps"] and self.global_step >= t["max_steps"]:
