@@ -67,6 +67,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, help="refuse larger images (default 100 M pixels)")
     p.set_defaults(handler=run_predict)
 
+    p = sub.add_parser("serve", help="local web app and REST API (FastAPI on uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="serve this model file too (repeatable); the first one becomes the default",
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-upload-mb", type=float, default=20.0)
+    p.add_argument("--max-pixels", type=int, default=40_000_000)
+    p.add_argument("--max-concurrency", type=int, default=2, help="inferences running at once")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per inference before a 504")
+    p.set_defaults(handler=run_serve)
+
     p = sub.add_parser("models", help="list model architectures and shipped models")
     p.set_defaults(handler=run_models)
 
@@ -219,6 +236,37 @@ def run_predict(args: argparse.Namespace) -> int:
     for path, error in failures:
         print(f"failed: {path}: {error}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from inharmony.web.app import create_app
+    except ImportError as exc:
+        raise ValueError(f"the web app needs its extra: pip install 'inharmony[web]' ({exc})") from exc
+    from inharmony.inference.predictor import shipped_models
+
+    models = {k: str(v) for k, v in shipped_models().items()}
+    default = "default" if "default" in models else None
+    for i, item in enumerate(args.model):
+        name, _, path = item.rpartition("=")
+        name = name or Path(path).stem
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--model {item}: file not found")
+        models[name] = path
+        default = default if i else name
+    app = create_app(
+        models,
+        default=default,
+        device=args.device,
+        max_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_pixels=args.max_pixels,
+        max_concurrency=args.max_concurrency,
+        timeout_s=args.timeout,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
 
 
 def run_models(args: argparse.Namespace) -> int:

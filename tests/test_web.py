@@ -1,0 +1,176 @@
+"""REST API through the test client, and the page driven in a real headless Chromium."""
+
+import base64
+import io
+import shutil
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="web extra not installed")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from inharmony.checkpoint import save_model  # noqa: E402
+from inharmony.models import create_model  # noqa: E402
+from inharmony.web.app import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_model(
+        create_model("dirl_mobilenetv2"),
+        tmp_path_factory.mktemp("m") / "tiny.safetensors",
+        info={"size": 64, "scores": {"note": "untrained test model"}},
+    )
+
+
+@pytest.fixture(scope="module")
+def client(model_file):
+    app = create_app({"tiny": model_file}, device="cpu", max_bytes=200_000, max_pixels=1_000_000)
+    with TestClient(app) as c:
+        yield c
+
+
+def png_bytes(w=48, h=32, mode="RGB", flat=False) -> bytes:
+    buf = io.BytesIO()
+    arr = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8) * (not flat)
+    Image.fromarray(arr).convert(mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_health_models_and_openapi(client):
+    from openapi_spec_validator import validate
+
+    assert client.get("/healthz").json()["status"] == "ok"
+    models = client.get("/v1/models").json()
+    assert models == [
+        {
+            "name": "tiny",
+            "architecture": "dirl_mobilenetv2",
+            "input_size": 64,
+            "default": True,
+            "scores": {"note": "untrained test model"},
+        }
+    ]
+    spec = client.get("/openapi.json").json()
+    validate(spec)
+    assert "/v1/localize" in spec["paths"]
+    assert "inharmony" in client.get("/").text
+
+
+def test_localize_good_image(client):
+    res = client.post(
+        "/v1/localize", files={"image": ("a.png", png_bytes(48, 32), "image/png")}, data={"threshold": "0.3"}
+    )
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert (body["width"], body["height"]) == (48, 32) and body["threshold"] == 0.3 and body["model"] == "tiny"
+    mask = Image.open(io.BytesIO(base64.b64decode(body["mask_png"])))
+    assert mask.size == (48, 32) and set(np.unique(np.asarray(mask))) <= {0, 255}
+    assert len(body["attention_png"]) == 5 and body["timing_ms"] > 0
+    assert 0 <= body["region_fraction"] <= 1 and 0 <= body["max_probability"] <= 1
+    gray = client.post(
+        "/v1/localize", files={"image": ("g.png", png_bytes(mode="L"), "image/png")}, data={"attention": "false"}
+    )
+    assert gray.status_code == 200 and gray.json()["attention_png"] == []
+
+
+@pytest.mark.parametrize(
+    "files, data, status, words",
+    [
+        ({"image": ("x.png", b"hello, not an image", "image/png")}, {}, 422, "x.png: not a readable image"),
+        ({"image": ("x.txt", b"hello", "text/plain")}, {}, 415, "expected an image"),
+        ({"image": ("x.png", b"", "image/png")}, {}, 422, "empty"),
+        ({"picture": ("x.png", png_bytes(), "image/png")}, {}, 422, "image"),
+        ({"image": ("x.png", png_bytes(), "image/png")}, {"model": "../../etc/passwd"}, 422, "unknown model"),
+        ({"image": ("x.png", png_bytes(), "image/png")}, {"threshold": "2"}, 422, "threshold"),
+        (
+            {"image": ("big.png", png_bytes(1100, 1000, flat=True), "image/png")},
+            {},
+            413,
+            "exceeds the limit of 1000000",
+        ),
+        ({"image": ("huge.bin", b"\0" * 300_000, "image/png")}, {}, 413, "exceeds the limit"),
+    ],
+)
+def test_localize_refusals(client, files, data, status, words):
+    res = client.post("/v1/localize", files=files, data=data)
+    assert res.status_code == status, res.text
+    assert words in res.text
+
+
+def test_empty_and_malformed_bodies(client):
+    assert client.post("/v1/localize").status_code == 422
+    bad = client.post(
+        "/v1/localize",
+        content=b"--xx\r\nnot multipart at all",
+        headers={"content-type": "multipart/form-data; boundary=xx"},
+    )
+    assert bad.status_code in (400, 422)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_page_in_headless_chromium(model_file, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (scripts/install.sh --with-browser installs it)")
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app({"tiny": model_file}, device="cpu"), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.1)
+        image = tmp_path / "photo.png"
+        image.write_bytes(png_bytes(120, 80))
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-quic",
+                ],
+            )
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("#model option", state="attached")
+            page.set_input_files("#file", str(image))
+            page.wait_for_selector("body[data-state=done]", timeout=60_000)
+            assert page.locator("#attention img").count() == 5
+            assert page.eval_on_selector("#overlay", "c => [c.width, c.height]") == [120, 80]
+            page.fill("#threshold", "0.9")
+            page.dispatch_event("#threshold", "input")
+            assert page.eval_on_selector("#overlay", "c => c.dataset.threshold") == "0.90"
+            with page.expect_download() as download:
+                page.click("#download")
+            saved = tmp_path / "mask.png"
+            download.value.save_as(saved)
+            assert Image.open(saved).size == (120, 80)
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            browser.close()
+        assert (tmp_path / "page.png").stat().st_size > 10_000
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
