@@ -84,6 +84,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per inference before a 504")
     p.set_defaults(handler=run_serve)
 
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch) for ONNX Runtime")
+    p.add_argument("--model", default="default", help="model file or shipped model name")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--size", type=int, help="input size (default: the model's training size)")
+    p.add_argument("--out", required=True, help="file to write (.onnx)")
+    p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
+    p.set_defaults(handler=run_export)
+
     p = sub.add_parser("models", help="list model architectures and shipped models")
     p.set_defaults(handler=run_models)
 
@@ -266,6 +274,29 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from inharmony.checkpoint import load_model
+    from inharmony.export import OnnxModule, export_onnx
+    from inharmony.inference.predictor import resolve_model_path
+
+    model = load_model(resolve_model_path(args.model))
+    size = args.size or int(getattr(model, "model_info", {}).get("size", 256))
+    path = export_onnx(model, args.out, size=size)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, input {size}×{size}, dynamic batch)")
+    if args.check:
+        x = torch.randn(2, 3, size, size)
+        with torch.inference_mode():
+            want = torch.sigmoid(model(x)["logits"])
+        got = torch.sigmoid(OnnxModule(path)(x)["logits"])
+        diff = float((want - got).abs().max())
+        print(f"max |Δ probability| torch vs ONNX Runtime: {diff:.2e}")
+        if diff > 1e-3:
+            raise ValueError(f"ONNX output differs from torch by {diff:.2e} (> 1e-3)")
     return 0
 
 

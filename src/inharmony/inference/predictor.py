@@ -89,6 +89,13 @@ class Predictor:
 
         if str(source) in list_models() and str(source).startswith("reference_"):
             model = create_model(str(source))  # parameter-free references need no file
+        elif str(source).endswith(".onnx"):
+            from inharmony.export import OnnxModule
+
+            model = OnnxModule(source)
+            size = size or model.input_size
+            if size != model.input_size:
+                raise ValueError(f"{source} was exported for {model.input_size}×{model.input_size} inputs, not {size}")
         else:
             model = load_model(resolve_model_path(source))
         size = size or int(getattr(model, "model_info", {}).get("size", 256))

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Evaluate models and the parameter-free references on the synthetic test split and on the real composites,
+# with the published protocol at 256×256, writing EVAL_DIR/<model>__<set>/results.json.
+# Usage: scripts/evaluate_models.sh SYNTH_ROOT REALDATA_MANIFEST EVAL_DIR MODEL [MODEL ...]
+#   MODEL: a model file, a shipped model name (default) or reference_whole_image / _centre_prior / _colour_stats
+set -euo pipefail
+synth=$1 manifest=$2 out=$3
+shift 3
+for model in "$@"; do
+    tag=$(basename "$model" .safetensors)
+    .venv/bin/inharmony evaluate --model "$model" --root "$synth" --size 256 --workers 1 --out "$out/${tag}__synthetic"
+    if [ -f "$manifest" ]; then
+        .venv/bin/inharmony evaluate --model "$model" --manifest "$manifest" --size 256 --workers 1 \
+            --out "$out/${tag}__realdata" --per-image
+    else
+        echo "no real-data manifest at $manifest: skipped"
+    fi
+done
