@@ -105,3 +105,17 @@ def test_missing_default_model_is_a_clear_error(tmp_path, monkeypatch):
         Predictor.from_checkpoint("default")
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped model"):
         Predictor.from_checkpoint("nope")
+
+
+def test_reduced_jpeg_decoding_keeps_the_full_size(tmp_path):
+    from inharmony.imageio import read_image_reduced
+
+    img = Image.fromarray(np.random.default_rng(3).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "big.jpg", exif=exif)
+    small, size = read_image_reduced(tmp_path / "big.jpg", 64)
+    assert size == (1200, 900)  # upright full size (EXIF rotation applied)
+    assert min(small.size) >= 64 and small.size[0] < 900 and small.size[1] < 1200
+    full, size2 = read_image_reduced(tmp_path / "big.jpg", None)
+    assert full.size == (900, 1200) and size2 == size

@@ -17,6 +17,21 @@ class ImageReadError(ValueError):
 
 
 def _open(source: str | Path | bytes, max_pixels: int) -> Image.Image:
+    img = _open_lazy(source, max_pixels)
+    _load(img, source)
+    return img
+
+
+def _load(img: Image.Image, source) -> None:
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    try:
+        img.seek(0)  # first frame of animations
+        img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{name}: not a readable image ({exc})") from exc
+
+
+def _open_lazy(source: str | Path | bytes, max_pixels: int) -> Image.Image:
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):
         path = Path(source)
@@ -26,21 +41,17 @@ def _open(source: str | Path | bytes, max_pixels: int) -> Image.Image:
             raise ImageReadError(f"{name}: empty file (0 bytes), expected an image")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own max_pixels governs
             img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
             if img.width * img.height > max_pixels:
                 raise ImageReadError(
                     f"{name}: {img.width}×{img.height} = {img.width * img.height} pixels exceeds the limit of "
                     f"{max_pixels} (raise it with max_pixels / --max-pixels)"
                 )
-            img.seek(0)  # first frame of animations
-            img.load()
     except ImageReadError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{name}: not a readable image ({exc})") from exc
-    except Image.DecompressionBombWarning as exc:
-        raise ImageReadError(f"{name}: refused as a possible decompression bomb ({exc})") from exc
     return img
 
 
@@ -59,12 +70,28 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open an image as upright 8-bit RGB (EXIF orientation applied, first frame, alpha over white)."""
-    img = _open(source, max_pixels)
+    return read_image_reduced(source, None, max_pixels)[0]
+
+
+def read_image_reduced(
+    source: str | Path | bytes, min_side: int | None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Like :func:`read_image`, but JPEGs may be decoded at a reduced scale (DCT scaling) as long as both
+    sides stay ≥ ``min_side``. Returns the upright RGB image and the full upright size ``(H, W)``."""
+    img = _open_lazy(source, max_pixels)
+    width, height = img.size
+    if min_side and img.format == "JPEG" and min(width, height) > 2 * min_side:
+        scale = min(width, height) / min_side
+        img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+    _load(img, source)
     try:
+        orientation = img.getexif().get(0x0112, 1)
         img = ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
-        pass
-    return to_rgb(img)
+        orientation = 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return to_rgb(img), (height, width)
 
 
 def read_mask(source: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from inharmony.imageio import ImageReadError
+from inharmony.imageio import ImageReadError, read_image_reduced
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -45,14 +45,18 @@ class ImageFileDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         path = self.files[index]
         try:
-            rgb = self.predictor.load(path)
+            if self.keep_image:
+                rgb = self.predictor.load(path)
+                size = (rgb.height, rgb.width)
+            else:  # only the mask is written: JPEGs may be decoded at a reduced scale
+                rgb, size = read_image_reduced(path, self.predictor.size, self.predictor.max_pixels)
         except (ImageReadError, OSError) as exc:
             return {"path": str(path), "error": str(exc)}
         return {
             "path": str(path),
             "error": None,
             "tensor": self.predictor.preprocess(rgb),
-            "size": (rgb.height, rgb.width),
+            "size": size,
             "image": np.asarray(rgb) if self.keep_image else None,
         }
 
