@@ -119,3 +119,11 @@ def test_reduced_jpeg_decoding_keeps_the_full_size(tmp_path):
     assert min(small.size) >= 64 and small.size[0] < 900 and small.size[1] < 1200
     full, size2 = read_image_reduced(tmp_path / "big.jpg", None)
     assert full.size == (900, 1200) and size2 == size
+
+
+def test_channels_last_gives_the_same_map(predictor):
+    image = np.random.default_rng(5).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    fast = Predictor(predictor.model, size=64, device="cpu", channels_last=True)
+    assert np.abs(fast.predict(image).probability - predictor.predict(image).probability).max() < 1e-4
+    with pytest.raises(ValueError, match="CUDA"):
+        Predictor(predictor.model, size=64, device="cpu", half=True)

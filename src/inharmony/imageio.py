@@ -50,7 +50,11 @@ def _open_lazy(source: str | Path | bytes, max_pixels: int) -> Image.Image:
                 )
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL's own hard guard (2 × its MAX_IMAGE_PIXELS) comes first
+        raise ImageReadError(
+            f"{name}: refused as a decompression bomb, the pixel count exceeds the limit ({exc})"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{name}: not a readable image ({exc})") from exc
     return img
 

@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--max-pixels", type=int, help="refuse larger images (default 100 M pixels)")
+    p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.set_defaults(handler=run_predict)
 
     p = sub.add_parser("serve", help="local web app and REST API (FastAPI on uvicorn)")
@@ -208,6 +211,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob")
     kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
+    kwargs.update(half=args.half, channels_last=args.channels_last, compile=args.compile)
     predictor = Predictor.from_checkpoint(args.model, device=args.device, **kwargs)
     files, failures = expand_inputs(args.inputs)
     stems = dict(zip(map(str, files), output_stems(files)))

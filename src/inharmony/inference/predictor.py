@@ -75,10 +75,24 @@ class Predictor:
         size: int = 256,
         device: str | torch.device = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        half: bool = False,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
+        """``half``: float16 weights and inputs (CUDA only); ``channels_last``: NHWC memory layout;
+        ``compile``: ``torch.compile`` the model (first call slower, later calls faster)."""
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.size, self.max_pixels = size, max_pixels
+        self.dtype = torch.float32
+        if half:
+            if self.device.type != "cuda":
+                raise ValueError("half precision inference needs a CUDA device")
+            self.model, self.dtype = self.model.half(), torch.float16
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = torch.compile(self.model) if compile else self.model
 
     @classmethod
     def from_checkpoint(
@@ -125,7 +139,8 @@ class Predictor:
         self, batch: torch.Tensor, sizes: list[tuple[int, int]], attention: bool = False
     ) -> list[Prediction]:
         """Predict a B×3×S×S batch; ``sizes`` are the (H, W) to return each map at."""
-        out = self.model(batch.to(self.device))
+        batch = batch.to(self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
+        out = self.net(batch)
         prob = torch.sigmoid(out["logits"].float())
         results = []
         for i, (h, w) in enumerate(sizes):
