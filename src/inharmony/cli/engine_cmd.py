@@ -95,6 +95,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
     p.set_defaults(handler=run_export)
 
+    p = sub.add_parser("compare", help="train models under one budget, evaluate alike, write table + figure")
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--root", required=True, help="dataset root (iHarmony4 layout): train split to train, test to test")
+    p.add_argument("--steps", type=int, required=True, help="optimiser steps per model (the shared budget)")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--figure-images", type=int, default=6)
+    p.add_argument("--test-list", help="root-relative test list (e.g. le50_test.txt); default: the test split")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=run_compare)
+
+    p = sub.add_parser("visualize-attention", help="render an image's prediction and its five MDA attention maps")
+    p.add_argument("image")
+    p.add_argument("--model", default="default")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(handler=run_visualize)
+
     p = sub.add_parser("models", help="list model architectures and shipped models")
     p.set_defaults(handler=run_models)
 
@@ -301,6 +319,42 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"max |Δ probability| torch vs ONNX Runtime: {diff:.2e}")
         if diff > 1e-3:
             raise ValueError(f"ONNX output differs from torch by {diff:.2e} (> 1e-3)")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from inharmony.engine.compare import compare, comparison_markdown
+
+    result = compare(
+        args.models,
+        args.root,
+        args.out,
+        args.steps,
+        args.size,
+        args.batch_size,
+        args.overrides,
+        args.figure_images,
+        test_list=args.test_list,
+    )
+    print(comparison_markdown(result))
+    return 0
+
+
+def run_visualize(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from inharmony.inference import Predictor
+    from inharmony.viz import grid, heatmap, overlay
+
+    predictor = Predictor.from_checkpoint(args.model)
+    image = np.asarray(predictor.load(args.image))
+    pred = predictor.predict(image, attention=True)
+    if not pred.attention:
+        raise ValueError(f"model {args.model} has no attention maps (only DIRL models with MDA do)")
+    blend = [(0.5 * image + 0.5 * heatmap(a)).astype(np.uint8) for a in pred.attention]
+    labels = ["image", "prediction", *[f"MDA A{k}" for k in range(len(blend))]]
+    grid([[image, overlay(image, pred.probability), *blend]], labels, cell=200).save(args.out)
+    print(args.out)
     return 0
 
 

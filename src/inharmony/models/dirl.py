@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -24,38 +25,91 @@ class DIRL(nn.Module):
     """
 
     def __init__(
-        self, encoder: str = "resnet34", decoder_channels: int = 32, encoder_weights: str | Path | None = None
+        self,
+        encoder: str = "resnet34",
+        decoder_channels: int = 32,
+        encoder_weights: str | Path | None = None,
+        fusion: str = "bfi",
+        attention: str = "mda",
+        decoder: str = "ggd",
     ) -> None:
+        """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
+        switch the paper's three components off for ablations."""
         super().__init__()
+        for name, value, valid in (
+            ("fusion", fusion, ("bfi", "skip")),
+            ("attention", attention, ("mda", "none")),
+            ("decoder", decoder, ("ggd", "plain")),
+        ):
+            if value not in valid:
+                raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
         self.encoder = create_encoder(encoder, weights=encoder_weights)
         c0, c1, c2, c3, c4 = self.encoder.out_channels
         d = decoder_channels
-        self.bfi = nn.ModuleList(
-            [
-                BFITwo(c0, c1, d, mode="h2l"),
-                BFIThree(c0, c1, c2, d),
-                BFIThree(c1, c2, c3, d),
-                BFIThree(c2, c3, c4, d),
-                BFITwo(c3, c4, d, mode="l2h"),
-            ]
-        )
-        self.mda = nn.ModuleList(MDA(d) for _ in range(5))
-        self.decoder = GGDDecoder(d, num_blocks=3)
+        if fusion == "bfi":
+            self.bfi = nn.ModuleList(
+                [
+                    BFITwo(c0, c1, d, mode="h2l"),
+                    BFIThree(c0, c1, c2, d),
+                    BFIThree(c1, c2, c3, d),
+                    BFIThree(c2, c3, c4, d),
+                    BFITwo(c3, c4, d, mode="l2h"),
+                ]
+            )
+        else:
+            self.skip = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(c, d, 3, padding=1, bias=False), nn.BatchNorm2d(d))
+                for c in (c0, c1, c2, c3, c4)
+            )
+        self.mda = nn.ModuleList(MDA(d) for _ in range(5)) if attention == "mda" else None
+        self.decoder = GGDDecoder(d, num_blocks=3) if decoder == "ggd" else PlainDecoder(d, num_blocks=3)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        size = x.shape[-2:]
-        e = self.encoder(x)
-        fused = [
+    def fuse(self, e: list[Tensor]) -> list[Tensor]:
+        if not hasattr(self, "bfi"):
+            return [proj(f) for proj, f in zip(self.skip, e)]
+        return [
             self.bfi[0](e[0], e[1]),
             self.bfi[1](e[0], e[1], e[2]),
             self.bfi[2](e[1], e[2], e[3]),
             self.bfi[3](e[2], e[3], e[4]),
             self.bfi[4](e[3], e[4]),
         ]
-        refined, attention = zip(*(mda(f) for mda, f in zip(self.mda, fused)))
+
+    def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+        size = x.shape[-2:]
+        fused = self.fuse(self.encoder(x))
+        if self.mda is not None:
+            refined, attention = zip(*(mda(f) for mda, f in zip(self.mda, fused)))
+            attention = [F.interpolate(a, size=size, mode="bilinear", align_corners=False) for a in attention]
+        else:
+            refined, attention = fused, []
         # F'_0 feeds only the auxiliary loss through its attention map, as in the reference.
         logits = self.decoder(list(refined[1:]))
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-        attention = [F.interpolate(a, size=size, mode="bilinear", align_corners=False) for a in attention]
         return {"logits": logits, "attention": attention}
+
+
+class PlainDecoder(nn.Module):
+    """Ablation of GGD: a top-down decoder (upsample, concatenate the skip, conv-BN-ReLU), no context stream."""
+
+    def __init__(self, channels: int = 32, num_blocks: int = 3) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(2 * channels, channels, 3, padding=1, bias=False),
+                nn.BatchNorm2d(channels),
+                nn.ReLU(inplace=True),
+            )
+            for _ in range(num_blocks)
+        )
+        self.head = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        up = features[-1]
+        for block, skip in zip(self.blocks, reversed(features[:-1])):
+            up = block(
+                torch.cat([F.interpolate(up, size=skip.shape[-2:], mode="bilinear", align_corners=True), skip], 1)
+            )
+        h, w = up.shape[-2:]
+        return self.head(F.interpolate(up, size=(2 * h, 2 * w), mode="bilinear", align_corners=True))

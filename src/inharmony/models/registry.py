@@ -74,6 +74,45 @@ register_model(
 )
 
 
+def _register_baselines() -> None:
+    from inharmony.models.baselines import HRNetBaseline, MantraNetLite, SMPBaseline
+
+    register_model("unet", SMPBaseline, {"arch": "Unet", "encoder": "resnet34"}, "baseline: U-Net, ResNet-34 (smp)")
+    register_model(
+        "deeplabv3", SMPBaseline, {"arch": "DeepLabV3", "encoder": "resnet34"}, "baseline: DeepLabv3, ResNet-34 (smp)"
+    )
+    register_model(
+        "hrnet",
+        HRNetBaseline,
+        {"variant": "hrnet_w18_small", "head_channels": 64},
+        "baseline: HRNet-W18-small with the HRNetV2 head (timm)",
+    )
+    register_model(
+        "mantranet_lite",
+        MantraNetLite,
+        {"width": 64},
+        "baseline: ManTra-Net-style SRM/Bayar trace features + local anomaly detection",
+    )
+    register_model(
+        "dirl_resnet34_no_bfi",
+        DIRL,
+        {"encoder": "resnet34", "decoder_channels": 32, "fusion": "skip"},
+        "ablation: DIRL with plain skip projections instead of BFI",
+    )
+    register_model(
+        "dirl_resnet34_no_mda",
+        DIRL,
+        {"encoder": "resnet34", "decoder_channels": 32, "attention": "none"},
+        "ablation: DIRL without MDA (for unsupervised attention 'DA', train DIRL with loss.lambda_att=0)",
+    )
+    register_model(
+        "dirl_resnet34_no_ggd",
+        DIRL,
+        {"encoder": "resnet34", "decoder_channels": 32, "decoder": "plain"},
+        "ablation: DIRL with a plain top-down decoder instead of GGD",
+    )
+
+
 def _register_references() -> None:
     from inharmony.models.references import CentrePrior, ColourStats, WholeImage
 
@@ -84,4 +123,5 @@ def _register_references() -> None:
     )
 
 
+_register_baselines()
 _register_references()

@@ -1,0 +1,50 @@
+"""The paper's experiments as commands: comparison table + qualitative figure, attention visualisation."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from fakes import make_photos
+from inharmony.checkpoint import save_model
+from inharmony.cli.main import main
+from inharmony.models import create_model
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cmp")
+    photos = make_photos(base / "photos", n=5, size=(72, 64))
+    assert main(["data", "synth", "--photos", str(photos), "--out", str(base / "ds"), "--n", "12", "--seed", "1"]) == 0
+    return base / "ds"
+
+
+def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(["compare", "--models", "dirl_mobilenetv2", "mantranet_lite", "--root", str(synth_root), "--steps", "2",
+                 "--size", "64", "--batch-size", "2", "--figure-images", "2", "--out", str(out),
+                 "--set", "train.workers=0", "--set", "train.device=cpu"])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "| dirl_mobilenetv2 |" in table and "| mantranet_lite |" in table
+    result = json.loads((out / "comparison.json").read_text())
+    assert [r["model"] for r in result["models"]] == ["dirl_mobilenetv2", "mantranet_lite"]
+    for row in result["models"]:
+        assert row["params_M"] > 0 and row["GFLOPs"] > 0 and 0 <= row["results"]["overall"]["AP"] <= 100
+    fig = Image.open(out / "qualitative.png")
+    assert fig.size[0] > 4 * 160 and fig.size[1] > 2 * 160  # Image | GT | 2 models, 2 rows
+    assert (out / "models" / "mantranet_lite.safetensors").is_file()
+
+
+def test_visualize_attention(tmp_path, capsys):
+    torch.manual_seed(0)
+    path = save_model(create_model("dirl_mobilenetv2"), tmp_path / "m.safetensors", info={"size": 64})
+    Image.new("RGB", (50, 40), "orange").save(tmp_path / "in.png")
+    assert main(["visualize-attention", str(tmp_path / "in.png"), "--model", str(path),
+                 "--out", str(tmp_path / "att.png")]) == 0
+    assert Image.open(tmp_path / "att.png").size[0] >= 7 * 200
+    no_att = save_model(create_model("unet"), tmp_path / "u.safetensors", info={"size": 64})
+    assert main(["visualize-attention", str(tmp_path / "in.png"), "--model", str(no_att),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "no attention maps" in capsys.readouterr().err
