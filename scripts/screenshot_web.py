@@ -5,7 +5,6 @@ Needs Debian's chromium (scripts/install.sh --with-browser) and the [web,dev] ex
 """
 
 import argparse
-import shutil
 import socket
 import threading
 import time
@@ -14,16 +13,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from inharmony.web.app import create_app
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from inharmony.web.browser import launch
 
 
 def main() -> None:
@@ -41,7 +31,7 @@ def main() -> None:
         time.sleep(0.1)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+            browser = launch(p)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#model option", state="attached")

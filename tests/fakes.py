@@ -58,3 +58,14 @@ def make_photos(folder: Path, n: int = 4, size=(96, 72)) -> Path:
             img[blob] = rng.uniform(0, 1, 3)
         Image.fromarray((img * 255).clip(0, 255).astype(np.uint8)).save(folder / f"photo_{i}.png")
     return folder
+
+
+def tiny_model_file(folder: Path, size: int = 64, name: str = "dirl_mobilenetv2", **info) -> Path:
+    """An untrained model saved as a model file (seeded), for tests of everything that loads one."""
+    import torch
+
+    from inharmony.checkpoint import save_model
+    from inharmony.models import create_model
+
+    torch.manual_seed(0)
+    return save_model(create_model(name), Path(folder) / f"{name}.safetensors", info={"size": size, **info})

@@ -22,9 +22,30 @@ def synth_root(tmp_path_factory):
 
 def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(["compare", "--models", "dirl_mobilenetv2", "mantranet_lite", "--root", str(synth_root), "--steps", "2",
-                 "--size", "64", "--batch-size", "2", "--figure-images", "2", "--out", str(out),
-                 "--set", "train.workers=0", "--set", "train.device=cpu"])
+    code = main(
+        [
+            "compare",
+            "--models",
+            "dirl_mobilenetv2",
+            "mantranet_lite",
+            "--root",
+            str(synth_root),
+            "--steps",
+            "2",
+            "--size",
+            "64",
+            "--batch-size",
+            "2",
+            "--figure-images",
+            "2",
+            "--out",
+            str(out),
+            "--set",
+            "train.workers=0",
+            "--set",
+            "train.device=cpu",
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "| dirl_mobilenetv2 |" in table and "| mantranet_lite |" in table
@@ -41,10 +62,18 @@ def test_visualize_attention(tmp_path, capsys):
     torch.manual_seed(0)
     path = save_model(create_model("dirl_mobilenetv2"), tmp_path / "m.safetensors", info={"size": 64})
     Image.new("RGB", (50, 40), "orange").save(tmp_path / "in.png")
-    assert main(["visualize-attention", str(tmp_path / "in.png"), "--model", str(path),
-                 "--out", str(tmp_path / "att.png")]) == 0
+    assert (
+        main(
+            ["visualize-attention", str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "att.png")]
+        )
+        == 0
+    )
     assert Image.open(tmp_path / "att.png").size[0] >= 7 * 200
     no_att = save_model(create_model("unet"), tmp_path / "u.safetensors", info={"size": 64})
-    assert main(["visualize-attention", str(tmp_path / "in.png"), "--model", str(no_att),
-                 "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(
+            ["visualize-attention", str(tmp_path / "in.png"), "--model", str(no_att), "--out", str(tmp_path / "x.png")]
+        )
+        == 2
+    )
     assert "no attention maps" in capsys.readouterr().err

@@ -4,22 +4,16 @@ import io
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from inharmony.checkpoint import save_model
+from fakes import tiny_model_file
 from inharmony.imageio import ImageReadError, read_image
 from inharmony.inference import Predictor
-from inharmony.models import create_model
 
 
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
-    torch.manual_seed(0)
-    path = save_model(
-        create_model("dirl_mobilenetv2"), tmp_path_factory.mktemp("m") / "m.safetensors", info={"size": 64}
-    )
-    return Predictor.from_checkpoint(path, device="cpu")
+    return Predictor.from_checkpoint(tiny_model_file(tmp_path_factory.mktemp("m"), 64), device="cpu")
 
 
 def save(img: Image.Image, tmp_path, name: str, **kw):

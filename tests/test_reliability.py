@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from fakes import make_photos
+from fakes import make_photos, tiny_model_file
 from inharmony.checkpoint import save_model
 from inharmony.cli.main import main
 from inharmony.imageio import ImageReadError, read_image
@@ -25,11 +25,7 @@ from inharmony.models import create_model
 
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
-    torch.manual_seed(0)
-    path = save_model(
-        create_model("dirl_mobilenetv2"), tmp_path_factory.mktemp("m") / "m.safetensors", info={"size": 32}
-    )
-    return Predictor.from_checkpoint(path, device="cpu")
+    return Predictor.from_checkpoint(tiny_model_file(tmp_path_factory.mktemp("m"), 32), device="cpu")
 
 
 MODES = ["RGB", "L", "RGBA", "P", "LA", "CMYK", "I;16", "1", "I", "F"]

@@ -2,32 +2,25 @@
 
 import base64
 import io
-import shutil
 import socket
 import threading
 import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="web extra not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from inharmony.checkpoint import save_model  # noqa: E402
-from inharmony.models import create_model  # noqa: E402
+from fakes import tiny_model_file  # noqa: E402
 from inharmony.web.app import create_app  # noqa: E402
+from inharmony.web.browser import chromium_path, launch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_model(
-        create_model("dirl_mobilenetv2"),
-        tmp_path_factory.mktemp("m") / "tiny.safetensors",
-        info={"size": 64, "scores": {"note": "untrained test model"}},
-    )
+    return tiny_model_file(tmp_path_factory.mktemp("m"), 64, scores={"note": "untrained test model"})
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +116,7 @@ def free_port() -> int:
 
 def test_page_in_headless_chromium(model_file, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if chromium_path() is None:
         pytest.skip("Debian chromium is not installed (scripts/install.sh --with-browser installs it)")
     import uvicorn
 
@@ -141,18 +133,7 @@ def test_page_in_headless_chromium(model_file, tmp_path):
         image = tmp_path / "photo.png"
         image.write_bytes(png_bytes(120, 80))
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-quic",
-                ],
-            )
+            browser = launch(p)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#model option", state="attached")
@@ -174,3 +155,10 @@ def test_page_in_headless_chromium(model_file, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_inference_timeout_gives_504(model_file):
+    app = create_app({"tiny": model_file}, device="cpu", timeout_s=1e-4)
+    with TestClient(app) as c:
+        res = c.post("/v1/localize", files={"image": ("a.png", png_bytes(), "image/png")})
+    assert res.status_code == 504 and "longer than" in res.json()["detail"]

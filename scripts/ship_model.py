@@ -1,0 +1,53 @@
+"""Package a trained run's best model as the shipped default (fp16 safetensors, ≤ 30 MB).
+
+Usage:
+  python scripts/ship_model.py --run runs/default_model/version_0 [--size 224] [--scores EVAL_DIR]
+      [--out src/inharmony/weights/default.safetensors]
+
+--scores reads EVAL_DIR/default__<set>/results.json (written by scripts/evaluate_models.sh for the shipped file)
+and stores the overall figures in the file's metadata, which `inharmony models` prints. The weights are not
+changed by adding scores.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from inharmony.checkpoint import load_model, save_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", required=True, help="training run folder with best.safetensors and metrics.jsonl")
+    parser.add_argument("--model", help="model file to ship (default: RUN/best.safetensors)")
+    parser.add_argument("--size", type=int, help="inference size stored with the model (default: training size)")
+    parser.add_argument("--scores", help="evaluation folder of the shipped file")
+    parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
+    args = parser.parse_args()
+    run = Path(args.run)
+    model = load_model(args.model or run / "best.safetensors")
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    info = dict(model.model_info)
+    info["size"] = args.size or info.get("size", 256)
+    info["training"] = {
+        "config": "configs/default_model.yaml",
+        "epochs": rows[-1]["epoch"],
+        "steps": rows[-1]["step"],
+        "images_per_s": [r.get("images_per_s") for r in rows],
+        "val": {k: v for k, v in rows[-1].items() if k.startswith("val_")},
+        "hardware": "2-core x86-64 CPU (no GPU), torch 2.14.1",
+    }
+    info.pop("run", None)
+    if args.scores:
+        info["scores"] = {}
+        for path in sorted(Path(args.scores).glob("default__*/results.json")):
+            overall = json.loads(path.read_text())["results"]["overall"]
+            info["scores"][path.parent.name.split("__", 1)[1]] = {k: round(v, 4) for k, v in overall.items()}
+    else:
+        info.setdefault("scores", {})
+    out = save_model(model, args.out, half=True, info=info)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB; info {json.dumps(info)[:300]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The model shipped in the package: loads strictly, predicts at the input's size, and beats the references
+on composites with strong colour shifts made from photos it never saw (scikit-image's stereo motorcycle pair,
+not part of the training corpus)."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from inharmony.checkpoint import load_model, read_model_file
+from inharmony.data.synth import make_composite
+from inharmony.inference import Predictor
+from inharmony.inference.predictor import resolve_model_path, shipped_models
+from inharmony.metrics import image_metrics
+
+
+def test_default_model_is_shipped_and_loads_strictly():
+    assert "default" in shipped_models()
+    path = resolve_model_path("default")
+    assert path.stat().st_size <= 30 * 1024 * 1024
+    meta, state = read_model_file(path)
+    assert meta["model_name"] == "dirl_mobilenetv2"
+    assert {"size", "scores", "training"} <= set(meta["info"])
+    model = load_model(path)  # strict: every key present, no extra
+    assert sum(p.numel() for p in model.parameters()) > 3_000_000
+
+
+@pytest.fixture(scope="module")
+def composites():
+    left, right, _ = data.stereo_motorcycle()
+    out = []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        real, ref = (left, right) if seed % 2 == 0 else (right, left)
+        out.append(make_composite(real, rng, ref, strength=(0.8, 1.0), min_delta=15, area=(0.03, 0.4)))
+    return out
+
+
+def mean_scores(predictor: Predictor, composites) -> dict[str, float]:
+    scores = {"ap": [], "iou": []}
+    for comp in composites:
+        prob = torch.from_numpy(predictor.predict(comp.composite).probability)[None]
+        m = image_metrics(prob, torch.from_numpy(comp.mask > 127).float()[None])
+        for k in scores:
+            scores[k].append(m[k].item())
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def test_default_model_beats_the_references_on_strong_shifts(composites):
+    model = Predictor.from_checkpoint("default", device="cpu")
+    assert model.predict(composites[0].composite).probability.shape == composites[0].composite.shape[:2]
+    ours = mean_scores(model, composites)
+    refs = {
+        name: mean_scores(Predictor.from_checkpoint(name, device="cpu", size=model.size), composites)
+        for name in ("reference_centre_prior", "reference_colour_stats")
+    }
+    print("default", ours, refs)
+    best_ref_ap = max(r["ap"] for r in refs.values())
+    assert ours["ap"] > best_ref_ap + 0.10
+    assert ours["iou"] > max(r["iou"] for r in refs.values())
