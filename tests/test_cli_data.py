@@ -38,3 +38,12 @@ def test_photos_from_python_packages(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["photos"] >= 3
     assert "scikit-image" in (tmp_path / "corpus" / "SOURCES.csv").read_text()
+
+
+def test_average_hash_finds_the_same_photo_at_other_sizes(tmp_path):
+    from inharmony.data.corpus import average_hash
+
+    photos = make_photos(tmp_path / "p", n=2, size=(400, 300))
+    a, b = (Image.open(p) for p in sorted(photos.iterdir()))
+    assert average_hash(a) == average_hash(a.resize((160, 120))) == average_hash(a.resize((800, 600)))
+    assert average_hash(a) != average_hash(b)

@@ -46,6 +46,12 @@ def is_photo_like(img: Image.Image, min_side: int) -> bool:
     return saturation > 12 and distinct > 300
 
 
+def average_hash(img: Image.Image) -> int:
+    """64-bit average hash: the same photo at another resolution or quality gets the same value."""
+    a = np.asarray(img.convert("L").resize((8, 8), Image.BILINEAR), dtype=np.float64)
+    return int("".join("1" if v else "0" for v in (a > a.mean()).ravel()), 2)
+
+
 def save_photo(img: Image.Image, path: Path, max_side: int) -> None:
     img = img.convert("RGB")
     scale = max_side / max(img.size)
@@ -104,6 +110,7 @@ def assemble_photo_corpus(
             records.append(
                 {"file": path.relative_to(out).as_posix(), "source": "scikit-image", "licence": SKIMAGE_LICENCE}
             )
+    seen: dict[int, tuple[int, Path]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         wanted = list(packages) + ([DEBIAN_CUTOUT_PACKAGE] if cutouts else [])
@@ -123,7 +130,17 @@ def assemble_photo_corpus(
                     img.load()
                 except OSError:
                     continue
-                rel_name = "__".join(src.relative_to(tree).with_suffix("").parts[-2:])
+                # Unique names (wallpapers ship as <Name>/contents/images/<W>x<H>.jpg), and one copy per photo:
+                # the largest of the resolutions of the same image, so that no photo lands in both splits.
+                parts = src.relative_to(tree).with_suffix("").parts
+                rel_name = "__".join(p for p in parts[-4:] if p not in ("contents", "images"))
+                if kind == "photos":
+                    key = average_hash(img)
+                    if key in seen and seen[key][0] >= img.width * img.height:
+                        continue
+                    if key in seen:
+                        seen[key][1].unlink(missing_ok=True)
+                        records[:] = [r for r in records if r["file"] != seen[key][1].relative_to(out).as_posix()]
                 if kind == "cutouts":
                     if "A" not in img.getbands() or min(img.size) < 48:
                         continue
@@ -135,6 +152,7 @@ def assemble_photo_corpus(
                         continue
                     dst = out / "photos" / package / f"{rel_name}.jpg"
                     save_photo(img, dst, max_side)
+                    seen[average_hash(img)] = (img.width * img.height, dst)
                 records.append(
                     {"file": dst.relative_to(out).as_posix(), "source": f"Debian {package}", "licence": licence}
                 )
