@@ -17,7 +17,7 @@ def main() -> None:
     for path in sorted(Path(args.eval_dir).glob("*__*/results.json")):
         model, data = path.parent.name.split("__", 1)
         runs.setdefault(model, {})[data] = json.loads(path.read_text())["results"]
-    sets = sorted({d for r in runs.values() for d in r})
+    sets = sorted({d for r in runs.values() for d in r} - {"realdata-by-subset"})
     head = "| model | " + " | ".join(f"{s} AP | {s} F1 | {s} IoU" for s in sets) + " |"
     print(head)
     print("|---|" + "---:|" * (3 * len(sets)))

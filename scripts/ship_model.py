@@ -41,6 +41,8 @@ def main() -> None:
     if args.scores:
         info["scores"] = {}
         for path in sorted(Path(args.scores).glob("default__*/results.json")):
+            if "by-subset" in path.parent.name:
+                continue
             overall = json.loads(path.read_text())["results"]["overall"]
             info["scores"][path.parent.name.split("__", 1)[1]] = {k: round(v, 4) for k, v in overall.items()}
     else:
