@@ -104,17 +104,17 @@ def export_for_bench(model, path: Path, size: int) -> None:
         export_onnx(model, path, size=size)
 
 
-def peak_memory_mb(name: str, size: int, backend: str) -> float:
-    """Peak RSS of a fresh process that loads the model and predicts one batch-1 image."""
+def peak_memory_mb(name: str, size: int) -> float:
+    """Peak resident memory (VmHWM) of a fresh process that builds the model and predicts one image.
+    (``ru_maxrss`` would report the parent's peak: it survives fork and exec.)"""
     code = (
-        "import resource, torch, sys; sys.path.insert(0, 'benchmarks'); from speed import build;"
-        f"m = build({name!r}).eval(); x = torch.randn(1, 3, {size}, {size});"
-        "torch.set_num_threads(2);"
+        "import torch, sys; sys.path.insert(0, 'benchmarks'); from speed import build;"
+        f"torch.set_num_threads(2); m = build({name!r}).eval(); x = torch.randn(1, 3, {size}, {size});"
         "exec('with torch.inference_mode(): m(x)');"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return round(float(out.stdout.strip().splitlines()[-1]), 1)
+    return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
 
 
 def make_folder(folder: Path, n: int, seed: int = 0) -> None:
@@ -206,7 +206,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--folder-images", type=int, default=200)
-    parser.add_argument("--folder-model", default="default")
+    parser.add_argument("--folder-model", default="default", help="model for the folder run (a .onnx file: ORT)")
+    parser.add_argument(
+        "--folder-onnx", action="store_true", help="also time the folder with the model exported to ONNX"
+    )
     parser.add_argument("--out", default="benchmarks/results/speed_cpu.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -214,7 +217,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             row = cpu_measure(name, args.size, args.repeats, Path(tmp))
-            row["peak_rss_MB_b1"] = peak_memory_mb(name, args.size, "torch")
+            row["peak_rss_MB_b1"] = peak_memory_mb(name, args.size)
             rows.append(row)
             print(json.dumps(row), flush=True)
     peer = next((r for r in rows if r["model"] == PEER), None)
@@ -224,9 +227,30 @@ def main() -> None:
             r["onnx_latency_vs_smp_unet"] = round(r["onnx_ms_b1"] / peer["onnx_ms_b1"], 2)
     folder = []
     if args.folder_images:
-        for outputs in ("mask", "mask,overlay,heatmap"):
-            folder.append(folder_measure(args.folder_model, args.folder_images, 2, 8, outputs))
-            print(json.dumps(folder[-1]), flush=True)
+        models = [args.folder_model]
+        if args.folder_onnx:
+            onnx_path = Path(tempfile.mkdtemp()) / "folder_model.onnx"
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "inharmony.cli.main",
+                    "export",
+                    "--model",
+                    args.folder_model,
+                    "--out",
+                    str(onnx_path),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            models.append(str(onnx_path))
+        for model in models:
+            for outputs in ("mask", "mask,overlay,heatmap"):
+                row = folder_measure(model, args.folder_images, 2, 8, outputs)
+                row["backend"] = "onnxruntime" if model.endswith(".onnx") else "torch"
+                folder.append(row)
+                print(json.dumps(row), flush=True)
     gpu = [gpu_measure(n, args.size) for n in args.models] if torch.cuda.is_available() else []
     for g in gpu:
         print(json.dumps(g), flush=True)

@@ -129,7 +129,7 @@ def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_pat
         "--device",
         "cpu",
         "--epochs",
-        "3",
+        "2",
         "--out",
         str(tmp_path / "runs"),
         "--set",

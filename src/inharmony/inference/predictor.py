@@ -99,17 +99,19 @@ class Predictor:
         cls, source: str | Path = DEFAULT_MODEL, device: str | torch.device = "auto", size: int | None = None, **kwargs
     ) -> Predictor:
         """Load a shipped model by name or a model file; ``size`` defaults to the size it was trained at."""
-        from inharmony.models import create_model, list_models
-
-        if str(source) in list_models() and str(source).startswith("reference_"):
-            model = create_model(str(source))  # parameter-free references need no file
-        elif str(source).endswith(".onnx"):
+        if str(source).endswith(".onnx"):  # ONNX Runtime: no torchvision import needed
             from inharmony.export import OnnxModule
 
             model = OnnxModule(source)
             size = size or model.input_size
             if size != model.input_size:
                 raise ValueError(f"{source} was exported for {model.input_size}×{model.input_size} inputs, not {size}")
+        elif str(source).startswith("reference_"):
+            from inharmony.models import create_model, list_models
+
+            if str(source) not in list_models():
+                raise FileNotFoundError(f"unknown reference model {str(source)!r}")
+            model = create_model(str(source))  # parameter-free references need no file
         else:
             model = load_model(resolve_model_path(source))
         size = size or int(getattr(model, "model_info", {}).get("size", 256))

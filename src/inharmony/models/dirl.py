@@ -46,33 +46,38 @@ class DIRL(nn.Module):
         self.encoder = create_encoder(encoder, weights=encoder_weights)
         c0, c1, c2, c3, c4 = self.encoder.out_channels
         d = decoder_channels
+        # F0 (full resolution) only feeds the auxiliary loss through MDA's A0: without MDA it is not built.
+        self.use_f0 = attention == "mda"
         if fusion == "bfi":
-            self.bfi = nn.ModuleList(
-                [
-                    BFITwo(c0, c1, d, mode="h2l"),
-                    BFIThree(c0, c1, c2, d),
-                    BFIThree(c1, c2, c3, d),
-                    BFIThree(c2, c3, c4, d),
-                    BFITwo(c3, c4, d, mode="l2h"),
-                ]
-            )
+            blocks = [BFITwo(c0, c1, d, mode="h2l")] if self.use_f0 else []
+            blocks += [
+                BFIThree(c0, c1, c2, d),
+                BFIThree(c1, c2, c3, d),
+                BFIThree(c2, c3, c4, d),
+                BFITwo(c3, c4, d, mode="l2h"),
+            ]
+            self.bfi = nn.ModuleList(blocks)
         else:
+            levels = (c0, c1, c2, c3, c4) if self.use_f0 else (c1, c2, c3, c4)
             self.skip = nn.ModuleList(
-                nn.Sequential(nn.Conv2d(c, d, 3, padding=1, bias=False), nn.BatchNorm2d(d))
-                for c in (c0, c1, c2, c3, c4)
+                nn.Sequential(nn.Conv2d(c, d, 3, padding=1, bias=False), nn.BatchNorm2d(d)) for c in levels
             )
         self.mda = nn.ModuleList(MDA(d) for _ in range(5)) if attention == "mda" else None
         self.decoder = GGDDecoder(d, num_blocks=3) if decoder == "ggd" else PlainDecoder(d, num_blocks=3)
 
-    def fuse(self, e: list[Tensor]) -> list[Tensor]:
-        if not hasattr(self, "bfi"):
-            return [proj(f) for proj, f in zip(self.skip, e)]
+    def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
+        """Five fused maps F0..F4 (F0 is None when it is not built)."""
+        if hasattr(self, "skip"):
+            out = [proj(f) for proj, f in zip(self.skip, e if self.use_f0 else e[1:])]
+            return out if self.use_f0 else [None, *out]
+        blocks = list(self.bfi)
+        f0 = blocks.pop(0)(e[0], e[1]) if self.use_f0 else None
         return [
-            self.bfi[0](e[0], e[1]),
-            self.bfi[1](e[0], e[1], e[2]),
-            self.bfi[2](e[1], e[2], e[3]),
-            self.bfi[3](e[2], e[3], e[4]),
-            self.bfi[4](e[3], e[4]),
+            f0,
+            blocks[0](e[0], e[1], e[2]),
+            blocks[1](e[1], e[2], e[3]),
+            blocks[2](e[2], e[3], e[4]),
+            blocks[3](e[3], e[4]),
         ]
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
