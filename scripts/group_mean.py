@@ -20,8 +20,10 @@ def main() -> None:
     if not rows:
         raise SystemExit("no image matches")
     n = len(rows)
-    print(f"{n} images: AP {100 * sum(float(r['ap']) for r in rows) / n:.2f}  "
-          f"F1 {sum(float(r['f1']) for r in rows) / n:.4f}  IoU {100 * sum(float(r['iou']) for r in rows) / n:.2f}")
+    print(
+        f"{n} images: AP {100 * sum(float(r['ap']) for r in rows) / n:.2f}  "
+        f"F1 {sum(float(r['f1']) for r in rows) / n:.4f}  IoU {100 * sum(float(r['iou']) for r in rows) / n:.2f}"
+    )
 
 
 if __name__ == "__main__":
