@@ -20,13 +20,14 @@ from inharmony.models import create_model, list_models
 def measure(name: str, size: int) -> dict:
     model = create_model(name).eval()
     params = sum(p.numel() for p in model.parameters())
-    encoder = sum(p.numel() for p in model.encoder.parameters())
+    enc = getattr(model, "encoder", None)
+    encoder = sum(p.numel() for p in enc.parameters()) if enc is not None else None
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model(torch.randn(1, 3, size, size))
     return {
         "model": name,
         "params_M": round(params / 1e6, 3),
-        "encoder_params_M": round(encoder / 1e6, 3),
+        "encoder_params_M": round(encoder / 1e6, 3) if encoder is not None else None,
         f"GFLOPs@{size}": round(counter.get_total_flops() / 1e9, 2),
     }
 
