@@ -201,8 +201,12 @@ def gpu_measure(name: str, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=["dirl_mobilenetv2", "dirl_resnet34", PEER],
-                        help="models for the latency section (none: folder section only)")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=["dirl_mobilenetv2", "dirl_resnet34", PEER],
+        help="models for the latency section (none: folder section only)",
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
