@@ -69,3 +69,13 @@ def tiny_model_file(folder: Path, size: int = 64, name: str = "dirl_mobilenetv2"
 
     torch.manual_seed(0)
     return save_model(create_model(name), Path(folder) / f"{name}.safetensors", info={"size": size, **info})
+
+
+def make_synth_dataset(base: Path, n: int, seed: int = 0, photos: int = 5, size=(72, 64)) -> Path:
+    """Photos + ``inharmony data synth`` into ``base/ds`` (iHarmony4 layout); returns the dataset root."""
+    from inharmony.cli.main import main
+
+    folder = make_photos(base / "photos", n=photos, size=size)
+    args = ["data", "synth", "--photos", str(folder), "--out", str(base / "ds"), "--n", str(n), "--seed", str(seed)]
+    assert main(args) == 0
+    return base / "ds"

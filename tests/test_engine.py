@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import make_photos
+from fakes import make_synth_dataset
 from inharmony.cli.main import main
 from inharmony.engine.config import load_config
 from inharmony.engine.trainer import Trainer, TrainingError
@@ -33,10 +33,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory):
-    base = tmp_path_factory.mktemp("synth")
-    photos = make_photos(base / "photos", n=6, size=(80, 64))
-    assert main(["data", "synth", "--photos", str(photos), "--out", str(base / "ds"), "--n", "14", "--seed", "0"]) == 0
-    return base / "ds"
+    return make_synth_dataset(tmp_path_factory.mktemp("synth"), n=14, seed=0, photos=6, size=(80, 64))
 
 
 def train(args, capsys) -> dict:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import make_photos
+from fakes import make_synth_dataset
 from inharmony.checkpoint import save_model
 from inharmony.cli.main import main
 from inharmony.models import create_model
@@ -14,10 +14,7 @@ from inharmony.models import create_model
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory):
-    base = tmp_path_factory.mktemp("cmp")
-    photos = make_photos(base / "photos", n=5, size=(72, 64))
-    assert main(["data", "synth", "--photos", str(photos), "--out", str(base / "ds"), "--n", "12", "--seed", "1"]) == 0
-    return base / "ds"
+    return make_synth_dataset(tmp_path_factory.mktemp("cmp"), n=12, seed=1, photos=5, size=(72, 64))
 
 
 def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):

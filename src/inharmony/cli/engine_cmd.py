@@ -275,7 +275,7 @@ def run_predict(args: argparse.Namespace) -> int:
     for future in pending:
         future.result()
     writers.shutdown()
-    done = sum(1 for f in written if f)
+    done = len(written)
     print(f"{done} image(s) written to {out}")
     for path, error in failures:
         print(f"failed: {path}: {error}", file=sys.stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from torch.utils.data import Dataset
 
 from inharmony.data.dataset import CompositeDataset
@@ -46,7 +44,3 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             SyntheticDataset(val_photos, data["val_length"], train=False, seed=seed + 1, **kw),
         )
     raise ValueError(f"unknown data.kind {data['kind']!r}; valid: iharmony4, synthetic")
-
-
-def dataset_root(cfg: dict) -> Path | None:
-    return Path(cfg["data"]["root"]) if cfg["data"]["root"] else None
