@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from fakes import make_synth_dataset
@@ -15,6 +16,48 @@ from inharmony.models import create_model
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory):
     return make_synth_dataset(tmp_path_factory.mktemp("cmp"), n=12, seed=1, photos=5, size=(72, 64))
+
+
+def compare_args(out, root, *models):
+    return [
+        "compare",
+        "--models",
+        *models,
+        "--root",
+        str(root),
+        "--steps",
+        "2",
+        "--size",
+        "64",
+        "--batch-size",
+        "2",
+        "--figure-images",
+        "2",
+        "--out",
+        str(out),
+        "--set",
+        "train.workers=0",
+        "--set",
+        "train.device=cpu",
+    ]
+
+
+def test_compare_per_model_overrides_reuse_and_fail_fast(synth_root, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(compare_args(out, synth_root, "dirl_mobilenetv2", "no_such_model")) != 0
+    assert "unknown model 'no_such_model'" in capsys.readouterr().err
+    assert not (out / "runs").exists()  # nothing trained before the bad name was found
+    da = "dirl_mobilenetv2_no_bfi@loss.lambda_att=0"
+    assert main(compare_args(out, synth_root, da)) == 0
+    saved = yaml.safe_load((out / "runs" / "dirl_mobilenetv2_no_bfi__loss.lambda_att-0" / "config.yaml").read_text())
+    assert saved["loss"]["lambda_att"] == 0 and saved["model"]["name"] == "dirl_mobilenetv2_no_bfi"
+    first = json.loads((out / "comparison.json").read_text())["models"][0]
+    assert first["model"] == da
+    # a second run under the same budget reuses the finished model and trains only the new one
+    assert main(compare_args(out, synth_root, da, "mantranet_lite")) == 0
+    rows = json.loads((out / "comparison.json").read_text())["models"]
+    assert [r["model"] for r in rows] == [da, "mantranet_lite"] and rows[0] == first
+    assert "reusing" in capsys.readouterr().err or rows[0]["train_s"] == first["train_s"]
 
 
 def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -18,8 +20,11 @@ from inharmony.data.transforms import denormalize
 from inharmony.engine.config import load_config, save_config
 from inharmony.engine.evaluate import evaluate
 from inharmony.engine.trainer import Trainer
-from inharmony.fileio import write_text_atomic
+from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.models.registry import model_config
 from inharmony.viz import grid
+
+log = logging.getLogger(__name__)
 
 
 def model_cost(model: torch.nn.Module, size: int, repeats: int = 5) -> dict:
@@ -42,6 +47,16 @@ def model_cost(model: torch.nn.Module, size: int, repeats: int = 5) -> dict:
     }
 
 
+def parse_model_spec(spec: str) -> tuple[str, list[str]]:
+    """``"name"`` or ``"name@key=value,key=value"`` → (registered name, config overrides for that model only)."""
+    name, _, options = spec.partition("@")
+    overrides = [o for o in options.split(",") if o] if options else []
+    for o in overrides:
+        if "=" not in o:
+            raise ValueError(f"model spec {spec!r}: expected name@key=value[,key=value], got option {o!r}")
+    return name, overrides
+
+
 def compare(
     models: list[str],
     root: str,
@@ -54,11 +69,36 @@ def compare(
     seed: int = 0,
     test_list: str | None = None,
 ) -> dict:
-    """Train each model for ``steps`` optimiser steps on ``root``'s training split, then evaluate on its test split."""
+    """Train each model for ``steps`` optimiser steps on ``root``'s training split, then evaluate on its test split.
+
+    A model entry is a registered name, optionally with overrides for that run only, e.g.
+    ``dirl_resnet34@loss.lambda_att=0`` (the paper's unsupervised-attention "DA" ablation); the entry is its label.
+    """
     out = Path(out)
+    specs = [parse_model_spec(spec) for spec in models]
+    for name, _ in specs:
+        model_config(name)  # an unknown name fails here, before hours of training the others
     test = CompositeDataset(make_iharmony4_dataset(root, "test", list_file=test_list), size=size)
-    rows, predictions = [], {}
-    for name in models:
+    result = {
+        "root": str(root),
+        "size": size,
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "test_list": test_list,
+        "overrides": overrides or [],
+        "models": [],
+    }
+    done = _finished_rows(out, result)
+    predictions = {}
+    for spec, (name, own) in zip(models, specs):
+        run = out / "runs" / spec.replace("@", "__").replace("=", "-").replace(",", "_")
+        pred_file = out / "predictions" / f"{run.name}.npy"
+        if spec in done and pred_file.is_file():
+            log.info("%s: already trained and evaluated under this budget, reusing %s", spec, out / "comparison.json")
+            result["models"].append(done[spec])
+            predictions[spec] = np.load(pred_file)
+            continue
         cfg = load_config(
             None,
             [
@@ -70,18 +110,21 @@ def compare(
                 "train.epochs=100000",
                 f"train.seed={seed}",
                 "train.checkpoint_every=0",
+                "train.validate=false",  # the test split below is the only evaluation
                 *(overrides or []),
+                *own,
             ],
         )
-        run = out / "runs" / name
-        run.mkdir(parents=True, exist_ok=True)
+        if run.exists():
+            shutil.rmtree(run)  # an interrupted earlier attempt: start this model's budget afresh
+        run.mkdir(parents=True)
         save_config(cfg, run / "config.yaml")
         start = time.perf_counter()
         trainer = Trainer(cfg, run)
         trainer.fit()
         train_s = time.perf_counter() - start
         model = trainer.model.eval()
-        save_model(model, out / "models" / f"{name}.safetensors", info={"size": size, "steps": steps})
+        save_model(model, out / "models" / f"{run.name}.safetensors", info={"size": size, "steps": steps})
         kept: list[np.ndarray] = []
 
         def keep(batch, prob, metrics, kept=kept):
@@ -89,22 +132,33 @@ def compare(
                 kept.append(prob[:, 0].numpy())
 
         summary = evaluate(model, test, trainer.device, batch_size=batch_size, on_batch=keep).summary()
-        predictions[name] = np.concatenate(kept)[:figure_images]
-        rows.append(
-            {"model": name, "steps": steps, "train_s": round(train_s, 1), **model_cost(model, size), "results": summary}
+        predictions[spec] = np.concatenate(kept)[:figure_images]
+        pred_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(pred_file) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, predictions[spec])
+        result["models"].append(
+            {"model": spec, "steps": steps, "train_s": round(train_s, 1), **model_cost(model, size), "results": summary}
         )
-    result = {
-        "root": str(root),
-        "size": size,
-        "steps": steps,
-        "batch_size": batch_size,
-        "overrides": overrides or [],
-        "models": rows,
-    }
+        # written after every model, so an interrupted comparison keeps (and later reuses) what it finished
+        write_text_atomic(out / "comparison.json", json.dumps(result, indent=2) + "\n")
     write_text_atomic(out / "comparison.json", json.dumps(result, indent=2) + "\n")
     write_text_atomic(out / "comparison.md", comparison_markdown(result))
-    figure(test, predictions, models, figure_images).save(out / "qualitative.png")
+    with atomic_path(out / "qualitative.png") as tmp:
+        figure(test, predictions, models, figure_images).save(tmp, format="PNG")
     return result
+
+
+def _finished_rows(out: Path, settings: dict) -> dict[str, dict]:
+    """Rows of an earlier comparison.json in ``out`` made under the same budget and data (else none)."""
+    path = out / "comparison.json"
+    if not path.is_file():
+        return {}
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+    same = all(earlier.get(k) == v for k, v in settings.items() if k != "models")
+    return {row["model"]: row for row in earlier.get("models", [])} if same else {}
 
 
 def comparison_markdown(result: dict) -> str:

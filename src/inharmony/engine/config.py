@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
         "gamma": 0.5,
         "val_every": 3,
         "val_every_early": 5,  # before the first milestone, as the reference
+        "validate": True,  # false: never validate (no best.safetensors), e.g. when the caller evaluates itself
         "workers": 4,
         "seed": 42,
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)

@@ -237,7 +237,8 @@ class Trainer:
                     self.scheduler.step()
                     self.epoch += 1
                     self.step_in_epoch = 0
-                if finished_epoch and (self.validation_due(self.epoch) or stop) or (stop and not last_val):
+                due = finished_epoch and (self.validation_due(self.epoch) or stop) or (stop and not last_val)
+                if due and t["validate"]:
                     last_val = self.validate()
                     row.update({f"val_{k}": round(v, 4) for k, v in last_val.items() if k != "n"})
                 self.save_state()

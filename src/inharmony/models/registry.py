@@ -93,24 +93,18 @@ def _register_baselines() -> None:
         {"width": 64},
         "baseline: ManTra-Net-style SRM/Bayar trace features + local anomaly detection",
     )
-    register_model(
-        "dirl_resnet34_no_bfi",
-        DIRL,
-        {"encoder": "resnet34", "decoder_channels": 32, "fusion": "skip"},
-        "ablation: DIRL with plain skip projections instead of BFI",
-    )
-    register_model(
-        "dirl_resnet34_no_mda",
-        DIRL,
-        {"encoder": "resnet34", "decoder_channels": 32, "attention": "none"},
-        "ablation: DIRL without MDA (for unsupervised attention 'DA', train DIRL with loss.lambda_att=0)",
-    )
-    register_model(
-        "dirl_resnet34_no_ggd",
-        DIRL,
-        {"encoder": "resnet34", "decoder_channels": 32, "decoder": "plain"},
-        "ablation: DIRL with a plain top-down decoder instead of GGD",
-    )
+    for encoder in ("resnet34", "mobilenetv2"):
+        for suffix, option, what in (
+            ("no_bfi", {"fusion": "skip"}, "plain skip projections instead of BFI"),
+            ("no_mda", {"attention": "none"}, "no MDA (for unsupervised attention 'DA', train with loss.lambda_att=0)"),
+            ("no_ggd", {"decoder": "plain"}, "a plain top-down decoder instead of GGD"),
+        ):
+            register_model(
+                f"dirl_{encoder}_{suffix}",
+                DIRL,
+                {"encoder": encoder, "decoder_channels": 32, **option},
+                f"ablation: DIRL ({encoder}) with {what}",
+            )
 
 
 def _register_references() -> None:
