@@ -163,3 +163,27 @@ def test_two_process_ddp_keeps_ranks_identical(synth_root, tmp_path):
     initial = dict(create_model("dirl_mobilenetv2").named_parameters())
     assert any(not torch.equal(r0[k], initial[k]) for k in r0)  # and training moved them
     assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
+
+
+@pytest.mark.parametrize("name", ["unet", "deeplabv3", "hrnet", "mantranet_lite", "dirl_mobilenetv2_no_mda"])
+def test_every_kind_of_registered_model_trains_through_the_engine(synth_root, tmp_path, name):
+    cfg = load_config(
+        None,
+        [
+            f"model.name={name}",
+            f"data.root={synth_root}",
+            "data.size=64",
+            "train.batch_size=2",
+            "train.workers=0",
+            "train.device=cpu",
+            "train.max_steps=2",
+            "train.checkpoint_every=0",
+            "train.validate=false",
+        ],
+    )
+    trainer = Trainer(cfg, tmp_path)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit()
+    assert trainer.global_step == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert not (tmp_path / "best.safetensors").exists()  # train.validate=false: no validation, no best model

@@ -56,10 +56,10 @@ class Trainer:
         self.criterion = DIRLLoss(
             lambda_att=cfg["loss"]["lambda_att"], ssim=cfg["loss"]["ssim"], iou=cfg["loss"]["iou"]
         )
-        encoder = list(self.model.encoder.parameters())
-        enc_ids = {id(p) for p in encoder}
-        groups = [{"params": encoder}, {"params": [p for p in self.model.parameters() if id(p) not in enc_ids]}]
-        self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
+        # one parameter group: every registered model (DIRL, smp/timm baselines) trains with one learning rate
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"]
+        )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
         amp = t["amp"] and self.device.type == "cuda"
