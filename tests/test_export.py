@@ -1,5 +1,8 @@
 """ONNX export: parity with torch (max |Δ probability| ≤ 1e-3) and use through the predictor and CLI."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -74,3 +77,21 @@ def test_bad_onnx_file(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     with pytest.raises(ValueError, match="bad.onnx is not a loadable ONNX model"):
         OnnxModule(tmp_path / "bad.onnx")
+
+
+def test_onnx_prediction_does_not_import_torch(exported, tmp_path):
+    _, _, onnx_path = exported
+    Image.fromarray(np.full((30, 40, 3), 128, np.uint8)).save(tmp_path / "x.png")
+    code = (
+        "import sys; from inharmony.inference import Predictor;"
+        f"p = Predictor.from_checkpoint({str(onnx_path)!r}).predict({str(tmp_path / 'x.png')!r});"
+        "assert p.probability.shape == (30, 40), p.probability.shape;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_torch_only_options_are_refused_for_onnx(exported):
+    with pytest.raises(ValueError, match="apply to torch models"):
+        Predictor.from_checkpoint(exported[2], half=True)

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fakes import tiny_model_file
@@ -121,3 +122,36 @@ def test_channels_last_gives_the_same_map(predictor):
     assert np.abs(fast.predict(image).probability - predictor.predict(image).probability).max() < 1e-4
     with pytest.raises(ValueError, match="CUDA"):
         Predictor(predictor.model, size=64, device="cpu", half=True)
+
+
+def test_upsampling_matches_torch_bilinear():
+    import torch.nn.functional as F
+
+    from inharmony.inference.predictor import upsample
+
+    low = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    for size in [(300, 170), (64, 64), (65, 200)]:
+        want = F.interpolate(torch.from_numpy(low)[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+        got = upsample(low, size)
+        assert got.shape == size and got.dtype == np.float32
+        assert np.abs(got - want.numpy()).max() < 1e-4
+        assert 0 <= got.min() and got.max() <= 1
+
+
+def test_folder_batches_keep_order_and_report_bad_files(predictor, tmp_path):
+    from inharmony.inference.batch import iter_batches
+
+    files = []
+    for i in range(7):
+        path = tmp_path / f"{i}.png"
+        if i == 3:
+            path.write_bytes(b"not an image")
+        else:
+            Image.fromarray(np.full((10 + i, 12, 3), i * 30, np.uint8)).save(path)
+        files.append(path)
+    for workers in (0, 2):
+        records = [r for batch in iter_batches(files, predictor, 3, workers) for r in batch]
+        assert [r["path"] for r in records] == [str(f) for f in files]
+        assert [r["error"] is None for r in records] == [i != 3 for i in range(7)]
+        assert "3.png" in records[3]["error"]
+        assert records[6]["size"] == (16, 12) and records[6]["array"].shape == (3, predictor.size, predictor.size)

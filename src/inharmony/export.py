@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -64,34 +63,20 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 256, max_batch: 
 
 
 class OnnxModule(nn.Module):
-    """An ONNX Runtime session behind the ``nn.Module`` interface the engine and predictor use."""
+    """An ONNX Runtime session behind the ``nn.Module`` interface the engine uses (e.g. to evaluate an export)."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, providers: list[str] | None = None) -> None:
+    def __init__(self, path, threads: int | None = None, providers: list[str] | None = None) -> None:
+        """``path``: an ``.onnx`` file, or an already open :class:`OnnxSession`."""
         super().__init__()
-        import onnxruntime as ort
+        from inharmony.inference.onnx_session import OnnxSession
 
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"ONNX model not found: {path}")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-            raise ValueError(f"{path} is not a loadable ONNX model ({exc})") from exc
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.model_name = meta.get("model_name", "onnx")
-        self.model_config = json.loads(meta.get("model_config", "{}"))
-        self.model_info = {**json.loads(meta.get("info", "{}")), "size": int(meta.get("size", 256))}
-        self.input_size = int(meta.get("size", 256))
+        if isinstance(path, OnnxSession):
+            self.session = path
+        else:
+            self.session = OnnxSession(path, threads=threads, providers=providers)
+        self.model_name, self.model_config = self.session.model_name, self.session.model_config
+        self.model_info, self.input_size = self.session.model_info, self.session.input_size
 
     def forward(self, image: Tensor) -> dict:
-        if tuple(image.shape[-2:]) != (self.input_size, self.input_size):
-            raise ValueError(
-                f"this ONNX model takes {self.input_size}×{self.input_size} inputs, got {tuple(image.shape)}"
-            )
-        outputs = self.session.run(None, {"image": np.ascontiguousarray(image.detach().cpu().numpy(), np.float32)})
-        tensors = [torch.from_numpy(o) for o in outputs]
+        tensors = [torch.from_numpy(o) for o in self.session.run(image.detach().cpu().numpy())]
         return {"logits": tensors[0], "attention": tensors[1:]}

@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", default="mask,overlay,heatmap", help="comma list of mask, overlay, heatmap, prob")
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="decoding threads (0: decode in the main thread)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-pixels", type=int, help="refuse larger images (default 100 M pixels)")
     p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
@@ -184,7 +184,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 Image.fromarray((prob[i, 0].numpy() * 255).round().astype(np.uint8)).save(path)
 
     acc = evaluate(
-        predictor.model,
+        predictor.torch_module(),
         dataset,
         predictor.device,
         args.batch_size,
@@ -216,13 +216,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     from PIL import Image
-    from torch.utils.data import DataLoader
 
     from inharmony.fileio import atomic_path
-    from inharmony.inference import Predictor
-    from inharmony.inference.batch import ImageFileDataset, collate_records, expand_inputs, output_stems
+    from inharmony.inference.batch import expand_inputs, iter_batches, output_stems
+    from inharmony.inference.predictor import Predictor
     from inharmony.viz import heatmap, overlay
 
     wanted = {s.strip() for s in args.save.split(",") if s.strip()}
@@ -236,14 +237,11 @@ def run_predict(args: argparse.Namespace) -> int:
     stems = dict(zip(map(str, files), output_stems(files)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = ImageFileDataset(files, predictor, keep_image="overlay" in wanted)
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_records)
+    batches = iter_batches(files, predictor, args.batch_size, args.workers, keep_image="overlay" in wanted)
 
     def save(path: Path, array, fmt: str) -> None:
         with atomic_path(path) as tmp:
             Image.fromarray(array).save(tmp, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 90}))
-
-    from concurrent.futures import ThreadPoolExecutor
 
     writers, pending, written = ThreadPoolExecutor(max_workers=2), [], []
 
@@ -261,14 +259,13 @@ def run_predict(args: argparse.Namespace) -> int:
             save(out / f"{stem}_overlay.jpg", overlay(record["image"], pred.probability, args.threshold), "JPEG")
         written.append(True)
 
-    for records in progress(loader, desc="predict", total=len(loader)):
+    n_batches = (len(files) + args.batch_size - 1) // args.batch_size
+    for records in progress(batches, desc="predict", total=n_batches):
         good = [r for r in records if r["error"] is None]
         failures.extend((r["path"], r["error"]) for r in records if r["error"] is not None)
         if not good:
             continue
-        import torch
-
-        preds = predictor.predict_tensors(torch.stack([r["tensor"] for r in good]), [r["size"] for r in good])
+        preds = predictor.predict_batch(np.stack([r["array"] for r in good]), [r["size"] for r in good])
         for record, pred in zip(good, preds):  # encode and write in threads while the next batch runs
             pending.append(writers.submit(write_outputs, stems[record["path"]], record, pred))
         pending = [f for f in pending if not f.done() or f.result()]  # drop finished ones, surface errors

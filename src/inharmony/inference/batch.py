@@ -1,12 +1,15 @@
-"""Folder prediction: expand inputs, decode in DataLoader workers, keep going past bad files."""
+"""Folder prediction: expand inputs, decode in threads ahead of the model, keep going past bad files."""
 
 from __future__ import annotations
 
 import glob
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from inharmony.imageio import ImageReadError, read_image_reduced
 
@@ -33,36 +36,53 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]
     return files, errors
 
 
-class ImageFileDataset(Dataset):
-    """Decode and preprocess in workers; an unreadable file becomes an error record, not an exception."""
-
-    def __init__(self, files: list[Path], predictor, keep_image: bool = False) -> None:
-        self.files, self.predictor, self.keep_image = files, predictor, keep_image
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> dict:
-        path = self.files[index]
-        try:
-            if self.keep_image:
-                rgb = self.predictor.load(path)
-                size = (rgb.height, rgb.width)
-            else:  # only the mask is written: JPEGs may be decoded at a reduced scale
-                rgb, size = read_image_reduced(path, self.predictor.size, self.predictor.max_pixels)
-        except (ImageReadError, OSError) as exc:
-            return {"path": str(path), "error": str(exc)}
-        return {
-            "path": str(path),
-            "error": None,
-            "tensor": self.predictor.preprocess(rgb),
-            "size": size,
-            "image": np.asarray(rgb) if self.keep_image else None,
-        }
+def load_record(path: Path, predictor, keep_image: bool = False) -> dict:
+    """Decode and preprocess one file; an unreadable file becomes an error record, not an exception."""
+    try:
+        if keep_image:
+            rgb = predictor.load(path)
+            size = (rgb.height, rgb.width)
+        else:  # only the mask is written: JPEGs may be decoded at a reduced scale
+            rgb, size = read_image_reduced(path, predictor.size, predictor.max_pixels)
+        array = predictor.preprocess(rgb)
+    except (ImageReadError, OSError, ValueError) as exc:
+        return {"path": str(path), "error": str(exc)}
+    return {
+        "path": str(path),
+        "error": None,
+        "array": array,
+        "size": size,
+        "image": np.asarray(rgb) if keep_image else None,
+    }
 
 
-def collate_records(records: list[dict]) -> list[dict]:
-    return records
+def iter_batches(
+    files: list[Path], predictor, batch_size: int, workers: int, keep_image: bool = False
+) -> Iterator[list[dict]]:
+    """Records in file order, ``batch_size`` at a time, decoded by ``workers`` threads a few batches ahead.
+
+    Threads suffice: PIL decodes and resizes, and numpy normalises, with the GIL released.
+    """
+    if workers <= 0:
+        for i in range(0, len(files), batch_size):
+            yield [load_record(f, predictor, keep_image) for f in files[i : i + batch_size]]
+        return
+    ahead = batch_size * 3  # bounded look-ahead: kept full-size images (overlays) cannot pile up
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        queue: deque = deque()
+        todo = iter(files)
+        for f in itertools.islice(todo, ahead):
+            queue.append(pool.submit(load_record, f, predictor, keep_image))
+        batch: list[dict] = []
+        while queue:
+            batch.append(queue.popleft().result())
+            for f in itertools.islice(todo, 1):
+                queue.append(pool.submit(load_record, f, predictor, keep_image))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 def output_stems(files: list[Path]) -> list[str]:

@@ -1,22 +1,27 @@
-"""``Predictor``: image in (path, bytes, PIL or array, any size and mode) → probability map at its size."""
+"""``Predictor``: image in (path, bytes, PIL or array, any size and mode) → probability map at its size.
+
+Two backends behind one class: a torch model (``.safetensors``) or an ONNX Runtime session (``.onnx``). Images
+travel as numpy arrays, and the ONNX path never imports torch, so it starts fast. Maps are upsampled to the
+image size lazily (bilinear, PIL), in whichever thread first reads them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
-from inharmony.checkpoint import load_model
-from inharmony.data.transforms import normalize
 from inharmony.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = "default"
+# ImageNet statistics (as inharmony.data.transforms), kept here so that the ONNX path needs no torch
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1) * 255.0
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1) * 255.0
 
 ImageLike = str | Path | bytes | Image.Image | np.ndarray
 
@@ -40,18 +45,41 @@ def resolve_model_path(source: str | Path = DEFAULT_MODEL) -> Path:
     raise FileNotFoundError(f"model {str(source)!r} is neither a file nor a shipped model (shipped: {names})")
 
 
-def pick_device(device: str | torch.device = "auto") -> torch.device:
+def pick_device(device: Any = "auto") -> Any:
+    import torch
+
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
 
+def upsample(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An S×S float map → H×W float32 in [0, 1], bilinear (PIL; releases the GIL, so writer threads overlap)."""
+    h, w = size
+    if low.shape == (h, w):
+        return np.array(low, dtype=np.float32)
+    out = np.asarray(Image.fromarray(np.asarray(low, dtype=np.float32), mode="F").resize((w, h), Image.BILINEAR))
+    return np.clip(out, 0.0, 1.0)  # convex weights keep [0, 1] up to rounding
+
+
 @dataclass
 class Prediction:
-    """``probability``: H×W float32 in [0, 1] at the input's size; ``attention``: five H×W maps or None."""
+    """One image's result. ``probability``: H×W float32 in [0, 1] at the input's size; ``attention``: the five
+    H×W MDA maps when asked for, else None. Both are computed from the network-resolution maps on first use."""
 
-    probability: np.ndarray
-    attention: list[np.ndarray] | None = None
+    low: np.ndarray  # S×S probabilities at the network resolution
+    size: tuple[int, int]  # (H, W) of the input image
+    attention_low: list[np.ndarray] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def probability(self) -> np.ndarray:
+        return upsample(self.low, self.size)
+
+    @functools.cached_property
+    def attention(self) -> list[np.ndarray] | None:
+        if self.attention_low is None:
+            return None
+        return [upsample(a, self.size) for a in self.attention_low]
 
     def mask(self, threshold: float = 0.5) -> np.ndarray:
         """Binary H×W uint8 mask (0/255)."""
@@ -59,31 +87,51 @@ class Prediction:
 
     def summary(self, threshold: float = 0.5) -> dict:
         return {
-            "height": int(self.probability.shape[0]),
-            "width": int(self.probability.shape[1]),
+            "height": int(self.size[0]),
+            "width": int(self.size[1]),
             "region_fraction": float((self.probability > threshold).mean()),
             "max_probability": float(self.probability.max()),
         }
 
 
 class Predictor:
-    """Localise inharmonious regions with a trained model at a fixed network resolution ``size``."""
+    """Localise inharmonious regions with a trained model at a fixed network resolution ``size``.
+
+    ``model`` is a torch ``nn.Module`` (the output-dict interface of the registry) or an
+    :class:`~inharmony.inference.onnx_session.OnnxSession`.
+    """
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Any,
         size: int = 256,
-        device: str | torch.device = "auto",
+        device: Any = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         half: bool = False,
         channels_last: bool = False,
         compile: bool = False,
     ) -> None:
         """``half``: float16 weights and inputs (CUDA only); ``channels_last``: NHWC memory layout;
-        ``compile``: ``torch.compile`` the model (first call slower, later calls faster)."""
+        ``compile``: ``torch.compile`` the model (first call slower, later calls faster). The three apply to
+        torch models; ONNX Runtime optimises its graph itself."""
+        from inharmony.inference.onnx_session import OnnxSession
+
+        self.size, self.max_pixels = size, max_pixels
+        self.model = model
+        if isinstance(model, OnnxSession):
+            if half or channels_last or compile:
+                raise ValueError("--half, --channels-last and --compile apply to torch models, not to .onnx files")
+            if size != model.input_size:
+                raise ValueError(
+                    f"{model.path} was exported for {model.input_size}×{model.input_size} inputs, not {size}"
+                )
+            self.backend, self.device = "onnxruntime", "cpu"
+            return
+        import torch
+
+        self.backend = "torch"
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
-        self.size, self.max_pixels = size, max_pixels
         self.dtype = torch.float32
         if half:
             if self.device.type != "cuda":
@@ -96,26 +144,35 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, source: str | Path = DEFAULT_MODEL, device: str | torch.device = "auto", size: int | None = None, **kwargs
+        cls, source: str | Path = DEFAULT_MODEL, device: Any = "auto", size: int | None = None, **kwargs
     ) -> Predictor:
-        """Load a shipped model by name or a model file; ``size`` defaults to the size it was trained at."""
-        if str(source).endswith(".onnx"):  # ONNX Runtime: no torchvision import needed
-            from inharmony.export import OnnxModule
+        """Load a shipped model by name, a model file or an ``.onnx`` export; ``size`` defaults to the size it
+        was trained (or exported) at."""
+        if str(source).endswith(".onnx"):  # ONNX Runtime: no torch import on this path
+            from inharmony.inference.onnx_session import OnnxSession
 
-            model = OnnxModule(source)
-            size = size or model.input_size
-            if size != model.input_size:
-                raise ValueError(f"{source} was exported for {model.input_size}×{model.input_size} inputs, not {size}")
-        elif str(source).startswith("reference_"):
+            model = OnnxSession(source)
+            return cls(model, size=size or model.input_size, device="cpu", **kwargs)
+        if str(source).startswith("reference_"):
             from inharmony.models import create_model, list_models
 
             if str(source) not in list_models():
                 raise FileNotFoundError(f"unknown reference model {str(source)!r}")
             model = create_model(str(source))  # parameter-free references need no file
         else:
+            from inharmony.checkpoint import load_model
+
             model = load_model(resolve_model_path(source))
         size = size or int(getattr(model, "model_info", {}).get("size", 256))
         return cls(model, size=size, device=device, **kwargs)
+
+    def torch_module(self):
+        """The model as a torch module (an ONNX session wrapped), e.g. for :func:`inharmony.engine.evaluate`."""
+        if self.backend == "torch":
+            return self.model
+        from inharmony.export import OnnxModule
+
+        return OnnxModule(self.model)
 
     def load(self, image: ImageLike) -> Image.Image:
         """Any supported input as upright RGB."""
@@ -130,35 +187,38 @@ class Predictor:
             return to_rgb(Image.fromarray(arr))
         return read_image(image, max_pixels=self.max_pixels)
 
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """RGB image → 3×S×S normalised tensor (bilinear resize, aspect ratio not kept, as the protocol)."""
-        resized = image.resize((self.size, self.size), Image.BILINEAR)
-        t = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
-        return normalize(t)
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """RGB image → 3×S×S float32 ImageNet-normalised array (bilinear resize, aspect ratio not kept, as the
+        protocol)."""
+        resized = np.asarray(image.resize((self.size, self.size), Image.BILINEAR), dtype=np.float32)
+        return (resized.transpose(2, 0, 1) - _MEAN) / _STD
 
-    @torch.inference_mode()
-    def predict_tensors(
-        self, batch: torch.Tensor, sizes: list[tuple[int, int]], attention: bool = False
+    def _forward(self, batch: np.ndarray, attention: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """B×3×S×S → (B×S×S probabilities, five B×S×S attention maps or None) at the network resolution."""
+        if self.backend == "onnxruntime":
+            outputs = self.model.run(batch)
+            prob = 1.0 / (1.0 + np.exp(-outputs[0][:, 0].astype(np.float32)))
+            return prob, [a[:, 0] for a in outputs[1:]] if attention else None
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, np.float32)).to(self.device, dtype=self.dtype)
+            out = self.net(x.contiguous(memory_format=self.memory_format))
+            prob = torch.sigmoid(out["logits"].float())[:, 0].cpu().numpy()
+            att = [a.float()[:, 0].cpu().numpy() for a in out["attention"]] if attention else None
+        return prob, att
+
+    def predict_batch(
+        self, batch: np.ndarray, sizes: list[tuple[int, int]], attention: bool = False
     ) -> list[Prediction]:
-        """Predict a B×3×S×S batch; ``sizes`` are the (H, W) to return each map at."""
-        batch = batch.to(self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
-        out = self.net(batch)
-        prob = torch.sigmoid(out["logits"].float())
-        results = []
-        for i, (h, w) in enumerate(sizes):
-            p = F.interpolate(prob[i : i + 1], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-            att = None
-            if attention:
-                att = [
-                    F.interpolate(a[i : i + 1].float(), size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-                    .cpu()
-                    .numpy()
-                    for a in out["attention"]
-                ]
-            results.append(Prediction(p.clamp(0, 1).cpu().numpy(), att))
-        return results
+        """Predict a B×3×S×S batch (from :meth:`preprocess`); ``sizes`` are the (H, W) to return each map at."""
+        prob, att = self._forward(batch, attention)
+        return [
+            Prediction(prob[i], (int(h), int(w)), [a[i] for a in att] if att is not None else None)
+            for i, (h, w) in enumerate(sizes)
+        ]
 
     def predict(self, image: ImageLike, attention: bool = False) -> Prediction:
         """Probability map (and optionally the five MDA maps) at the original image size."""
         rgb = self.load(image)
-        return self.predict_tensors(self.preprocess(rgb)[None], [(rgb.height, rgb.width)], attention)[0]
+        return self.predict_batch(self.preprocess(rgb)[None], [(rgb.height, rgb.width)], attention)[0]
