@@ -62,30 +62,7 @@ def test_compare_per_model_overrides_reuse_and_fail_fast(synth_root, tmp_path, c
 
 def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            "--models",
-            "dirl_mobilenetv2",
-            "mantranet_lite",
-            "--root",
-            str(synth_root),
-            "--steps",
-            "2",
-            "--size",
-            "64",
-            "--batch-size",
-            "2",
-            "--figure-images",
-            "2",
-            "--out",
-            str(out),
-            "--set",
-            "train.workers=0",
-            "--set",
-            "train.device=cpu",
-        ]
-    )
+    code = main(compare_args(out, synth_root, "dirl_mobilenetv2", "mantranet_lite"))
     assert code == 0
     table = capsys.readouterr().out
     assert "| dirl_mobilenetv2 |" in table and "| mantranet_lite |" in table
