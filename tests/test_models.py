@@ -99,6 +99,16 @@ def test_encoder_weights_from_local_file(tmp_path):
     model = create_model("dirl_mobilenetv2", encoder_weights=str(tmp_path / "mb.pth"))
     assert torch.equal(model.encoder.stages[4][0].conv[0][0].weight, mb.features[14].conv[0][0].weight)
 
+    # the smp baselines take the same files, so that an equal-encoder comparison starts from the same weights
+    unet = create_model("unet_mobilenetv2", encoder_weights=str(tmp_path / "mb.pth"))
+    assert torch.equal(unet.net.encoder.features[14].conv[0][0].weight, mb.features[14].conv[0][0].weight)
+    deeplab = create_model("deeplabv3", encoder_weights=str(tmp_path / "r34.pth"))
+    assert torch.equal(deeplab.net.encoder.layer3[0].conv1.weight, src.layer3[0].conv1.weight)
+    with pytest.raises(ValueError, match="r34.pth"):  # a ResNet file for a MobileNetV2 encoder
+        create_model("unet_mobilenetv2", encoder_weights=str(tmp_path / "r34.pth"))
+    with pytest.raises(ValueError, match="'hrnet' cannot load encoder weights.*unet_mobilenetv2"):
+        create_model("hrnet", encoder_weights=str(tmp_path / "mb.pth"))
+
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
         create_model("dirl_resnet34", encoder_weights=str(tmp_path / "nowhere.pth"))
     torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "foreign.pth")

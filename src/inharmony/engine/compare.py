@@ -182,5 +182,5 @@ def figure(test: CompositeDataset, predictions: dict[str, np.ndarray], models: l
         item = test[i]
         image = (denormalize(item["image"]).clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         rows.append([image, item["mask"][0].numpy()] + [predictions[m][i] for m in models])
-    labels = [m.replace("@loss.lambda_att=", " att=").replace("dirl_mobilenetv2", "dirl_mnv2") for m in models]
+    labels = [m.replace("@loss.lambda_att=", " att=").replace("mobilenetv2", "mnv2") for m in models]
     return grid(rows, ["Image", "GT", *labels], cell=160)

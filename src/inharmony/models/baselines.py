@@ -5,6 +5,8 @@ and evaluates them. What each follows and what differs is in ``docs/experiments.
 
 - ``unet``: U-Net (Ronneberger et al., 2015) with a ResNet-34 encoder, smp's ``Unet``.
 - ``deeplabv3``: DeepLabv3 (Chen et al., 2017) with a ResNet-34 encoder (the paper used a larger ResNet), smp.
+- ``unet_mobilenetv2``, ``deeplabv3_mobilenetv2``: the same two on the compact DIRL's MobileNetV2 encoder, so that
+  all three can start from the same ImageNet weights file.
 - ``hrnet``: HRNet-W18-small (Wang et al., 2020) from timm, all branches upsampled to 1/4, concatenated,
   and a 3×3 + 1×1 head (the HRNetV2 segmentation head).
 - ``mantranet_lite``: in the spirit of ManTra-Net (Wu et al., 2019): manipulation-trace features (fixed SRM
@@ -24,18 +26,30 @@ from torch import Tensor, nn
 
 from inharmony.models.encoders import load_into, load_state_dict_file
 
+# Which entries of a local torchvision ImageNet file go into smp's encoder (smp's ResNet and MobileNetV2
+# encoders subclass torchvision's models, so the keys are the same; the classifier is left out).
+_TORCHVISION_PREFIXES = {
+    "resnet34": {"conv1.": "conv1.", "bn1.": "bn1."} | {f"layer{i}.": f"layer{i}." for i in range(1, 5)},
+    "mobilenet_v2": {"features.": "features."},
+}
+
 
 class SMPBaseline(nn.Module):
-    """An smp segmentation model (``Unet``, ``DeepLabV3``) with a torchvision-compatible ResNet encoder."""
+    """An smp segmentation model (``Unet``, ``DeepLabV3``) on a ResNet-34 or MobileNetV2 encoder.
+
+    ``encoder_weights`` is a local torchvision ImageNet file of that encoder (nothing is downloaded).
+    """
 
     def __init__(self, arch: str = "Unet", encoder: str = "resnet34", encoder_weights: str | Path | None = None):
         super().__init__()
         import segmentation_models_pytorch as smp
 
+        if encoder not in _TORCHVISION_PREFIXES:
+            raise ValueError(f"unsupported encoder {encoder!r} for {arch}; valid: {sorted(_TORCHVISION_PREFIXES)}")
         self.net = getattr(smp, arch)(encoder, encoder_weights=None, classes=1)
-        if encoder_weights is not None:  # a local torchvision ResNet file; smp's ResNet encoder shares its keys
-            prefixes = {f"layer{i}.": f"layer{i}." for i in range(1, 5)} | {"conv1.": "conv1.", "bn1.": "bn1."}
-            load_into(self.net.encoder, load_state_dict_file(encoder_weights), prefixes, encoder_weights)
+        if encoder_weights is not None:
+            state = load_state_dict_file(encoder_weights)
+            load_into(self.net.encoder, state, _TORCHVISION_PREFIXES[encoder], encoder_weights)
 
     def forward(self, x: Tensor) -> dict:
         return {"logits": self.net(x), "attention": []}

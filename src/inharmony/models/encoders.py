@@ -42,14 +42,17 @@ def load_into(module: nn.Module, state: dict[str, Tensor], prefix_map: dict[str,
         for src, dst in prefix_map.items():
             if key.startswith(src):
                 picked[dst + key[len(src) :]] = value
-    result = module.load_state_dict(picked, strict=False)
-    expected = set(module.state_dict())
+    expected = module.state_dict()
     missing = sorted(k for k in expected if k not in picked)
-    if missing or result.unexpected_keys:
+    unexpected = sorted(k for k in picked if k not in expected)
+    wrong = sorted(k for k in picked if k in expected and picked[k].shape != expected[k].shape)
+    if missing or unexpected or wrong:
         raise ValueError(
             f"encoder weights in {source} do not match: missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
-            f"unexpected {result.unexpected_keys[:5]}"
+            f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}"
         )
+    # nn.Module.load_state_dict, called unbound: smp's encoders override it (to drop classifier keys)
+    nn.Module.load_state_dict(module, picked, strict=True)
 
 
 class ResNet34Encoder(nn.Module):

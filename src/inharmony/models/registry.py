@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,13 @@ def create_model(name: str, encoder_weights: str | None = None, **overrides: Any
     config = model_config(name, **overrides)
     kwargs = dict(config)
     if encoder_weights is not None:
+        if "encoder_weights" not in inspect.signature(builder).parameters:
+            raise ValueError(
+                f"model {name!r} cannot load encoder weights (got {encoder_weights}); models that can: "
+                + ", ".join(
+                    n for n in list_models() if "encoder_weights" in inspect.signature(_lookup(n)[0]).parameters
+                )
+            )
         kwargs["encoder_weights"] = encoder_weights
     model = builder(**kwargs)
     model.model_name = name
@@ -80,6 +88,18 @@ def _register_baselines() -> None:
     register_model("unet", SMPBaseline, {"arch": "Unet", "encoder": "resnet34"}, "baseline: U-Net, ResNet-34 (smp)")
     register_model(
         "deeplabv3", SMPBaseline, {"arch": "DeepLabV3", "encoder": "resnet34"}, "baseline: DeepLabv3, ResNet-34 (smp)"
+    )
+    register_model(
+        "unet_mobilenetv2",
+        SMPBaseline,
+        {"arch": "Unet", "encoder": "mobilenet_v2"},
+        "baseline: U-Net on DIRL-MobileNetV2's encoder (smp)",
+    )
+    register_model(
+        "deeplabv3_mobilenetv2",
+        SMPBaseline,
+        {"arch": "DeepLabV3", "encoder": "mobilenet_v2"},
+        "baseline: DeepLabv3 on DIRL-MobileNetV2's encoder (smp)",
     )
     register_model(
         "hrnet",
