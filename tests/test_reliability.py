@@ -194,3 +194,18 @@ def test_load_on_loopback_no_5xx(tmp_path):
     p95 = float(np.percentile([t for _, t in results], 95))
     print(f"80 requests, 8 concurrent: p95 latency {p95 * 1000:.0f} ms")
     assert p95 < 30
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from inharmony.fileio import write_text_atomic
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_text_atomic(tmp_path / "a.json", "{}")
+    (tmp_path / "b.json").write_text("{}")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "b.json").st_mode)  # not mkstemp's 0600
+    assert not list(tmp_path.glob(".*.tmp"))

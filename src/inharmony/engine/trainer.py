@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -234,7 +235,13 @@ class Trainer:
                 )
                 stop = bool(t["max_steps"] and self.global_step >= t["max_steps"])
                 if finished_epoch:
-                    self.scheduler.step()
+                    with warnings.catch_warnings():
+                        # a run resumed exactly at an epoch's end steps the restored scheduler before this
+                        # process's first optimizer step; the schedule is right, torch's warning is not
+                        warnings.filterwarnings(
+                            "ignore", message="Detected call of `lr_scheduler.step", category=UserWarning
+                        )
+                        self.scheduler.step()
                     self.epoch += 1
                     self.step_in_epoch = 0
                 due = finished_epoch and (self.validation_due(self.epoch) or stop) or (stop and not last_val)
