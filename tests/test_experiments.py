@@ -58,6 +58,12 @@ def test_compare_per_model_overrides_reuse_and_fail_fast(synth_root, tmp_path, c
     rows = json.loads((out / "comparison.json").read_text())["models"]
     assert [r["model"] for r in rows] == [da, "mantranet_lite"] and rows[0] == first
     assert "reusing" in capsys.readouterr().err or rows[0]["train_s"] == first["train_s"]
+    # another seed is another budget: nothing reused, the seed recorded and used
+    assert main([*compare_args(out, synth_root, da), "--seed", "1"]) == 0
+    assert "reusing" not in capsys.readouterr().err
+    assert json.loads((out / "comparison.json").read_text())["seed"] == 1
+    saved = yaml.safe_load((out / "runs" / "dirl_mobilenetv2_no_bfi__loss.lambda_att-0" / "config.yaml").read_text())
+    assert saved["train"]["seed"] == 1
 
 
 def test_compare_writes_table_and_figure(synth_root, tmp_path, capsys):

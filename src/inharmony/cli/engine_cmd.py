@@ -102,6 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--figure-images", type=int, default=6)
+    p.add_argument(
+        "--seed", type=int, default=0, help="training seed of every model (run again with another to see the spread)"
+    )
     p.add_argument("--test-list", help="root-relative test list (e.g. le50_test.txt); default: the test split")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", required=True)
@@ -345,6 +348,7 @@ def run_compare(args: argparse.Namespace) -> int:
         args.batch_size,
         args.overrides,
         args.figure_images,
+        seed=args.seed,
         test_list=args.test_list,
     )
     print(comparison_markdown(result))
