@@ -45,6 +45,10 @@ def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def _takes_encoder_weights(name: str) -> bool:
+    return "encoder_weights" in inspect.signature(_lookup(name)[0]).parameters
+
+
 def create_model(name: str, encoder_weights: str | None = None, **overrides: Any) -> nn.Module:
     """Build a registered model; ``encoder_weights`` is an optional local ImageNet weights file.
 
@@ -54,12 +58,10 @@ def create_model(name: str, encoder_weights: str | None = None, **overrides: Any
     config = model_config(name, **overrides)
     kwargs = dict(config)
     if encoder_weights is not None:
-        if "encoder_weights" not in inspect.signature(builder).parameters:
+        if not _takes_encoder_weights(name):
+            can = ", ".join(n for n in list_models() if _takes_encoder_weights(n))
             raise ValueError(
-                f"model {name!r} cannot load encoder weights (got {encoder_weights}); models that can: "
-                + ", ".join(
-                    n for n in list_models() if "encoder_weights" in inspect.signature(_lookup(n)[0]).parameters
-                )
+                f"model {name!r} cannot load encoder weights (got {encoder_weights}); models that can: {can}"
             )
         kwargs["encoder_weights"] = encoder_weights
     model = builder(**kwargs)
