@@ -4,9 +4,9 @@ Usage:
   python scripts/ship_model.py --run runs/default_model/version_0 [--size 224] [--scores EVAL_DIR]
       [--out src/inharmony/weights/default.safetensors]
 
---scores reads EVAL_DIR/default__<set>/results.json (written by scripts/evaluate_models.sh for the shipped file)
-and stores the overall figures in the file's metadata, which `inharmony models` prints. The weights are not
-changed by adding scores.
+--scores reads EVAL_DIR/results.json (written by `inharmony evaluate --model FILE --data ... --out EVAL_DIR` for the
+file to ship) and stores each set's overall figures in the file's metadata, which `inharmony models` prints. The
+weights are not changed by adding scores.
 """
 
 import argparse
@@ -39,12 +39,12 @@ def main() -> None:
     }
     info.pop("run", None)
     if args.scores:
-        info["scores"] = {}
-        for path in sorted(Path(args.scores).glob("default__*/results.json")):
-            if "by-subset" in path.parent.name:
-                continue
-            overall = json.loads(path.read_text())["results"]["overall"]
-            info["scores"][path.parent.name.split("__", 1)[1]] = {k: round(v, 4) for k, v in overall.items()}
+        summary = json.loads((Path(args.scores) / "results.json").read_text())["summary"]
+        info["scores"] = {
+            s["set"]: {k: round(v, 4) for k, v in s.items() if isinstance(v, float) and v == v}
+            for s in summary
+            if s["group"] == "overall"
+        }
     else:
         info.setdefault("scores", {})
     out = save_model(model, args.out, half=True, info=info)

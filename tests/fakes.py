@@ -44,19 +44,21 @@ def make_fake_iharmony4(root: Path, big_region: str | None = "c200_5_1") -> Path
     return root
 
 
-def make_photos(folder: Path, n: int = 4, size=(96, 72)) -> Path:
-    """Smooth, structured colour photos (gradients + blobs) so that segmentation has something to do."""
+def make_photos(folder: Path, n: int = 4, size=(96, 72), noise: float = 0.0, seed: int = 100) -> Path:
+    """Smooth, structured colour photos (gradients + blobs) so that segmentation has something to do; ``noise``
+    (in 0–255 units) adds sensor-like grain, without which the flat blobs look like graphics to the photo filter."""
     folder.mkdir(parents=True, exist_ok=True)
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
     for i in range(n):
-        rng = np.random.default_rng(100 + i)
+        rng = np.random.default_rng(seed + i)
         img = np.stack([xx * rng.uniform(0.3, 1), yy * rng.uniform(0.3, 1), (xx + yy) / 2], -1)
         for _ in range(4):
             cy, cx, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.1, 0.3)
             blob = ((yy - cy * h / max(h, w)) ** 2 + (xx - cx * w / max(h, w)) ** 2) < r**2
             img[blob] = rng.uniform(0, 1, 3)
-        Image.fromarray((img * 255).clip(0, 255).astype(np.uint8)).save(folder / f"photo_{i}.png")
+        img = img * 255 + rng.normal(0, noise, img.shape) if noise else img * 255
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"photo_{i}.png")
     return folder
 
 

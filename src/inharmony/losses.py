@@ -1,5 +1,10 @@
 """DIRL's training loss (reference §2): BCE + (1 − SSIM) + soft IoU, on the output and the MDA maps.
 
+On an authentic image (empty mask) only BCE is used: SSIM against an all-zero map is about 0 unless the
+prediction is *exactly* zero (C1·C2 / ((μ² + C1)(σ² + C2))), and soft IoU is the constant 1, so both would reward
+silence far more than BCE does and a model fed authentic twins collapses to empty masks. The SSIM and IoU terms are
+averaged over the samples whose mask is not empty (identical to the reference when every mask has a region).
+
 ``L = λ_det · L_seg(sigmoid(logits), M) + λ_att · Σ_k L_seg(A_k, M)`` with ``λ_det = λ_att = 1`` and the
 IoU term on by default, as in the released code. SSIM is kornia's (11×11 Gaussian window, σ 1.5,
 C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
@@ -25,6 +30,11 @@ def soft_iou_loss(prob: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
     return (1.0 - inter / (union + eps)).mean()
 
 
+def has_region(target: Tensor) -> Tensor:
+    """B bools: which masks of a B×1×H×W batch have at least one foreground pixel."""
+    return target.flatten(1).amax(1) > 0.5
+
+
 class SegmentationLoss(nn.Module):
     """``w_bce · BCE + w_ssim · (1 − SSIM) + w_iou · softIoU`` on one map.
 
@@ -45,6 +55,11 @@ class SegmentationLoss(nn.Module):
             prob = pred.clamp(1e-7, 1 - 1e-7)
             bce = -(target * prob.log() + (1 - target) * (1 - prob).log()).mean()
         loss = self.w_bce * bce
+        keep = has_region(target)
+        if not bool(keep.any()):
+            return loss
+        if not bool(keep.all()):
+            prob, target = prob[keep], target[keep]
         if self.w_ssim:
             loss = loss + self.w_ssim * ssim_loss(prob, target)
         if self.w_iou:

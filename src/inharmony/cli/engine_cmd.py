@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from functools import partial
 from pathlib import Path
 
 from inharmony.cli.progress import progress
@@ -37,22 +36,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     p.set_defaults(handler=run_train)
 
-    p = sub.add_parser("evaluate", help="AP / F1 / IoU with the published protocol, per subset and overall")
-    p.add_argument("--model", default="default", help="model file or shipped model name")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--root", help="dataset root in the iHarmony4 layout")
-    where.add_argument("--manifest", help="CSV with composite,mask columns (paths relative to it)")
+    p = sub.add_parser(
+        "evaluate",
+        help="models × sets in one table: published and plain protocols, authentic photos, region-swap probe",
+        description="Evaluate one or more models on one or more sets. A set is NAME=SPEC: a CSV manifest "
+        "(its 'real' images join as authentic photos), an iHarmony4-layout ROOT[:LIST] (test split), "
+        "swap:FOLDER (region-swap probe from FOLDER's held-out photos), authentic:FOLDER, heldout:FOLDER "
+        "or authentic:skimage (photos with no edit).",
+    )
+    p.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=[],
+        help="model file, shipped name or reference_* (repeatable; default: the shipped default)",
+    )
+    p.add_argument("--data", action="append", default=[], metavar="NAME=SPEC", help="an evaluation set (repeatable)")
+    p.add_argument("--root", help="shorthand for --data NAME=ROOT (iHarmony4 layout, test split or --list)")
+    p.add_argument("--list", dest="list_file", help="root-relative list file for --root (e.g. le50_test.txt)")
+    p.add_argument("--manifest", help="shorthand for --data NAME=MANIFEST.csv")
     p.add_argument("--group-by", default="source", help="manifest column to report groups by (default: source)")
-    p.add_argument("--split", default="test")
-    p.add_argument("--list", dest="list_file", help="root-relative list file (e.g. le50_test.txt)")
-    p.add_argument("--size", type=int, help="network resolution (default: the model's training size)")
-    p.add_argument("--protocol", choices=["published", "plain"], default="published")
+    p.add_argument("--size", type=int, help="network resolution (default: each model's training size)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", help="folder for results.json, results.md (and per-image rows / masks)")
+    p.add_argument("--swap-n", type=int, default=100, help="region-swap composites to make per swap set")
+    p.add_argument("--seed", type=int, default=0, help="seed of the region-swap probe")
+    p.add_argument("--no-groups", action="store_true", help="table with each set's overall row only")
+    p.add_argument("--out", help="folder for results.json and results.md (and per_image.csv)")
     p.add_argument("--per-image", action="store_true", help="also write per_image.csv")
-    p.add_argument("--save-masks", action="store_true", help="also write predicted masks (network size)")
     p.set_defaults(handler=run_evaluate)
 
     p = sub.add_parser("predict", help="masks, overlays and heatmaps for images, folders or globs")
@@ -156,65 +167,57 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-    from PIL import Image
+def model_label(source: str) -> str:
+    """A short table label: shipped and reference names as they are, files by stem (``run/best`` for best.*)."""
+    path = Path(source)
+    if not path.suffix:
+        return source
+    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
 
-    from inharmony.data.dataset import CompositeDataset
-    from inharmony.data.iharmony4 import make_iharmony4_dataset
-    from inharmony.engine.evaluate import evaluate
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from inharmony.engine.report import EvalSet, evaluate_sets, markdown, parse_set, summarise, write_rows
     from inharmony.fileio import write_text_atomic
     from inharmony.inference import Predictor
-    from inharmony.metrics import format_table
 
-    predictor = Predictor.from_checkpoint(args.model, device=args.device, size=args.size)
+    specs = list(args.data)
+    if args.root:
+        specs.append(f"{Path(args.root).name or 'root'}={args.root}" + (f":{args.list_file}" if args.list_file else ""))
     if args.manifest:
-        from inharmony.data.manifest import read_manifest
-
-        samples = read_manifest(args.manifest, group_by=args.group_by)
-    else:
-        samples = make_iharmony4_dataset(args.root, args.split, list_file=args.list_file)
-    dataset = CompositeDataset(samples, size=predictor.size)
-    out = Path(args.out) if args.out else None
-    rows: list[dict] = []
-
-    def on_batch(batch, prob, metrics):
-        for i, name in enumerate(batch["name"]):
-            rows.append({"name": name, "subset": batch["subset"][i], **{k: float(v[i]) for k, v in metrics.items()}})
-            if out is not None and args.save_masks:
-                path = out / "masks" / (Path(name).stem + ".png")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray((prob[i, 0].numpy() * 255).round().astype(np.uint8)).save(path)
-
-    acc = evaluate(
-        predictor.torch_module(),
-        dataset,
-        predictor.device,
-        args.batch_size,
-        args.workers,
-        args.protocol,
-        progress=partial(progress, desc="evaluate"),
-        on_batch=on_batch,
-    )
-    summary = acc.summary()
-    table = format_table(summary)
+        specs.append(f"{Path(args.manifest).parent.name or 'manifest'}={args.manifest}")
+    if not specs:
+        raise ValueError("nothing to evaluate on: give --data NAME=SPEC, --root or --manifest")
+    sets: list[EvalSet] = [parse_set(s, args.group_by, args.swap_n, args.seed) for s in specs]
+    for eval_set in sets:
+        if not eval_set.items:
+            raise ValueError(f"set {eval_set.name!r} has no images")
+    rows, sizes = [], {}
+    for source in args.models or ["default"]:
+        predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size)
+        label = model_label(source)
+        sizes[label] = predictor.size
+        rows += evaluate_sets(predictor, label, sets, args.batch_size, progress=progress)
+    summary = summarise(rows)
+    table = markdown(summary, groups=not args.no_groups)
     print(table)
-    if out is not None:
+    errors = [r for r in rows if "error" in r]
+    for r in errors:
+        print(f"skipped {r['set']}/{r['name']}: {r['error']}", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
         meta = {
-            "model": str(args.model),
-            "root": str(args.root),
-            "split": args.split,
-            "list": args.list_file,
-            "size": predictor.size,
-            "protocol": args.protocol,
+            "models": args.models or ["default"],
+            "sizes": sizes,
+            "sets": specs,
+            "group_by": args.group_by,
+            "swap_n": args.swap_n,
+            "seed": args.seed,
+            "skipped": len(errors),
         }
-        write_text_atomic(out / "results.json", json.dumps({"meta": meta, "results": summary}, indent=2))
-        write_text_atomic(out / "results.md", table + "\n")
+        write_text_atomic(out / "results.json", json.dumps({"meta": meta, "summary": summary}, indent=2))
+        write_text_atomic(out / "results.md", table)
         if args.per_image:
-            lines = ["name,subset,ap,f1,iou"] + [
-                f"{r['name']},{r['subset']},{r['ap']:.6f},{r['f1']:.6f},{r['iou']:.6f}" for r in rows
-            ]
-            write_text_atomic(out / "per_image.csv", "\n".join(lines) + "\n")
+            write_rows(out / "per_image.csv", rows)
     return 0
 
 

@@ -11,9 +11,11 @@ import yaml
 from inharmony.fileio import write_text_atomic
 
 DEFAULTS: dict[str, Any] = {
-    "model": {"name": "dirl_resnet34", "encoder_weights": None},
+    "model": {"name": "dirl_resnet34", "encoder_weights": None, "init": None},  # init: warm-start weights file
     "data": {
-        "kind": "iharmony4",  # or "synthetic" (composites generated on the fly from data.photos)
+        # "iharmony4", "synthetic" (composites + authentic twins made on the fly from real regions of data.photos)
+        # or "synthetic_v1" (the first generator: segment unions, shapes and pasted cut-outs, no twins)
+        "kind": "iharmony4",
         "root": None,
         "train_list": None,  # root-relative list file; default: the train split's own lists
         "val_list": None,  # default: a seeded 10 % draw from the training entries, kept out of training
@@ -24,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
         "cutouts": None,
         "train_length": 2000,
         "val_length": 200,
+        "authentic_share": 0.5,  # synthetic: share of authentic twins (empty masks) among the samples
+        "kinds": {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2},  # synthetic: share of each kind of change
+        "delta_e": [3.0, 30.0],  # synthetic: visible change (mean ΔE in the region) at the end of the curriculum
+        "delta_e_start": None,  # synthetic: the range at epoch 0 (e.g. [10, 40]: strong first), reached linearly
+        "curriculum_epochs": 0,  # synthetic: epochs over which delta_e_start moves to delta_e
+        "test_fraction": 0.1,  # synthetic: share of photos (besides images/test/) kept for validation/test only
+        "max_side": 512,  # synthetic: photos are decoded once at this long side
     },
     "train": {
         "epochs": 60,

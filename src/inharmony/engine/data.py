@@ -31,6 +31,26 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
         train, val = split_train_val(cfg, seed)
         return CompositeDataset(train, data["size"], train=True, seed=seed), CompositeDataset(val, data["size"])
     if data["kind"] == "synthetic":
+        from inharmony.data.synth.composer import SynthConfig
+        from inharmony.data.synth.stream import build_synthetic
+
+        if not data["photos"]:
+            raise ValueError("config data.photos is not set (a folder of photos for synthetic composites)")
+        cfg_synth = SynthConfig(kinds=dict(data["kinds"]), delta_e=tuple(data["delta_e"]))
+        return build_synthetic(
+            data["photos"],
+            data["train_length"],
+            data["val_length"],
+            data["size"],
+            seed,
+            authentic_share=data["authentic_share"],
+            cfg=cfg_synth,
+            max_side=data["max_side"],
+            test_fraction=data["test_fraction"],
+            delta_e_start=tuple(data["delta_e_start"]) if data["delta_e_start"] else None,
+            curriculum_epochs=data["curriculum_epochs"],
+        )
+    if data["kind"] == "synthetic_v1":
         from inharmony.data.synth import SyntheticDataset
         from inharmony.data.synth.generator import list_photos
 
@@ -43,4 +63,4 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             SyntheticDataset(photos, data["train_length"], train=True, seed=seed, **kw),
             SyntheticDataset(val_photos, data["val_length"], train=False, seed=seed + 1, **kw),
         )
-    raise ValueError(f"unknown data.kind {data['kind']!r}; valid: iharmony4, synthetic")
+    raise ValueError(f"unknown data.kind {data['kind']!r}; valid: iharmony4, synthetic, synthetic_v1")

@@ -24,6 +24,7 @@ from inharmony.engine import distributed
 from inharmony.engine.data import build_datasets
 from inharmony.engine.evaluate import evaluate
 from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.inference.predictor import resolve_model_path
 from inharmony.losses import DIRLLoss
 from inharmony.models import create_model
 
@@ -35,13 +36,28 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); the message says where and what to do."""
 
 
-def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo) -> list[int]:
-    """This process's sample order for ``epoch`` (DistributedSampler's when distributed)."""
+def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo, group: int = 1) -> list[int]:
+    """This process's sample order for ``epoch`` (DistributedSampler's when distributed). With ``group`` > 1,
+    groups of consecutive indices (a composite and its authentic twin) are shuffled as units and stay together."""
+    groups = n // group
     if info.enabled:
-        sampler = DistributedSampler(range(n), info.world_size, info.rank, shuffle=True, seed=seed, drop_last=True)
+        sampler = DistributedSampler(range(groups), info.world_size, info.rank, shuffle=True, seed=seed, drop_last=True)
         sampler.set_epoch(epoch)
-        return list(sampler)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+        order = list(sampler)
+    else:
+        order = torch.randperm(groups, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+    return [g * group + k for g in order for k in range(group)]
+
+
+def warm_start(model: nn.Module, path: str | Path) -> None:
+    """Load a model file's weights (strict: same architecture) into ``model`` before training."""
+    from inharmony.checkpoint import read_model_file
+
+    meta, state = read_model_file(resolve_model_path(path))
+    if meta["model_name"] != model.model_name:
+        raise TrainingError(f"model.init {path} holds a {meta['model_name']!r} model, not {model.model_name!r}")
+    model.load_state_dict(state, strict=True)
+    log.info("warm start from %s", path)
 
 
 class Trainer:
@@ -52,7 +68,10 @@ class Trainer:
         t = cfg["train"]
         self.dist, self.device = distributed.setup(t["device"])
         torch.manual_seed(t["seed"])
-        self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"]).to(self.device)
+        self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"])
+        if cfg["model"]["init"]:
+            warm_start(self.model, cfg["model"]["init"])
+        self.model = self.model.to(self.device)
         self.train_set, self.val_set = build_datasets(cfg)
         self.criterion = DIRLLoss(
             lambda_att=cfg["loss"]["lambda_att"], ssim=cfg["loss"]["ssim"], iou=cfg["loss"]["iou"]
@@ -124,7 +143,8 @@ class Trainer:
     # ---------------------------------------------------------------- loop
     def loader(self, epoch: int, skip_batches: int) -> DataLoader:
         t = self.cfg["train"]
-        indices = epoch_indices(len(self.train_set), epoch, t["seed"], self.dist)
+        group = getattr(self.train_set, "group_size", 1)
+        indices = epoch_indices(len(self.train_set), epoch, t["seed"], self.dist, group)
         indices = indices[skip_batches * t["batch_size"] :]
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(epoch)

@@ -4,6 +4,7 @@ They take the same ImageNet-normalised B×3×H×W input and return the same outp
 (``logits``; ``attention`` is empty), so the engine evaluates them with the same protocol.
 
 - ``reference_whole_image``: every pixel is inharmonious.
+- ``reference_nothing``: no pixel is inharmonious (the "silent" model: no false alarm, nothing found).
 - ``reference_centre_prior``: a centred Gaussian (objects tend to sit near the middle).
 - ``reference_colour_stats``: classical colour-statistics detector: split the image into Felzenszwalb
   segments and score each by how far its Lab mean and spread are from those of the rest of the image.
@@ -28,6 +29,11 @@ def _prob_to_logits(prob: Tensor) -> Tensor:
 class WholeImage(nn.Module):
     def forward(self, x: Tensor) -> dict:
         return {"logits": torch.full_like(x[:, :1], 10.0), "attention": []}
+
+
+class Nothing(nn.Module):
+    def forward(self, x: Tensor) -> dict:
+        return {"logits": torch.full_like(x[:, :1], -10.0), "attention": []}
 
 
 class CentrePrior(nn.Module):

@@ -130,9 +130,10 @@ def _register_baselines() -> None:
 
 
 def _register_references() -> None:
-    from inharmony.models.references import CentrePrior, ColourStats, WholeImage
+    from inharmony.models.references import CentrePrior, ColourStats, Nothing, WholeImage
 
     register_model("reference_whole_image", WholeImage, {}, "reference: every pixel inharmonious (no learning)")
+    register_model("reference_nothing", Nothing, {}, "reference: no pixel inharmonious (the silent model)")
     register_model("reference_centre_prior", CentrePrior, {"sigma": 0.25}, "reference: centred Gaussian prior")
     register_model(
         "reference_colour_stats", ColourStats, {}, "reference: segments scored by Lab statistics vs the rest"

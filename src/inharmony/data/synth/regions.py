@@ -16,10 +16,11 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def segment_region(image: np.ndarray, rng: np.random.Generator, target: float) -> np.ndarray:
-    """Grow a connected union of Felzenszwalb segments up to about ``target`` of the image area."""
+def segment_region(image: np.ndarray, rng: np.random.Generator, target: float, work_side: int = 192) -> np.ndarray:
+    """Grow a connected union of Felzenszwalb segments up to about ``target`` of the image area (segmented with
+    the long side at ``work_side`` pixels)."""
     h, w = image.shape[:2]
-    scale = min(1.0, 192 / max(h, w))
+    scale = min(1.0, work_side / max(h, w))
     small = np.asarray(Image.fromarray(image).resize((max(8, round(w * scale)), max(8, round(h * scale)))))
     labels = felzenszwalb(small, scale=float(rng.uniform(80, 400)), sigma=0.8, min_size=int(small.size / 3 / 400) + 5)
     n = int(labels.max()) + 1

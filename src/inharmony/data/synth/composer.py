@@ -1,0 +1,224 @@
+"""One composite and its authentic twin from one photo crop: a real region gets an iHarmony4 kind of change.
+
+``make_pair`` is a pure, seeded function: the same photo, segmentations, reference pixels and generator state
+give the same pair. The visible change is controlled in CIE76 ΔE (mean over the region): a target is drawn
+log-uniformly from ``SynthConfig.delta_e`` and the change is blended in (or extrapolated, at most 3×) with the
+factor that reaches it; a change too weak to reach ``delta_e[0]`` even so is drawn again (``tries`` times, the
+second half as a two-edit retouch). Composite and twin are then JPEG-compressed
+with the same quality, so compression traces say nothing about the label.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from inharmony.data.synth import changes
+from inharmony.data.synth.regions import feather, segment_region, shape_region
+
+MAX_GAIN = 3.0  # a drawn change may be extrapolated up to this factor to reach its target ΔE
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Rules of the generator. ``kinds``: share of each kind of change; ``area``: region area bounds (le50);
+    ``typical_area``: where most regions fall; ``delta_e``: the visible change range (min, max mean ΔE);
+    ``shape_share``: share of geometric shapes instead of real segments; ``jpeg_quality``: (min, max) or None."""
+
+    kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
+    area: tuple[float, float] = (0.01, 0.5)
+    typical_area: tuple[float, float] = (0.05, 0.3)
+    typical_share: float = 0.8
+    delta_e: tuple[float, float] = (3.0, 30.0)
+    shape_share: float = 0.03
+    feather_share: float = 0.5
+    jpeg_quality: tuple[int, int] | None = (75, 95)
+    tries: int = 6
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(changes.KINDS)
+        if unknown or not self.kinds or min(self.kinds.values()) < 0 or sum(self.kinds.values()) <= 0:
+            raise ValueError(f"kinds must give non-negative shares to some of {changes.KINDS}, got {self.kinds}")
+        lo, hi = self.area
+        if not 0 < lo < hi <= 1:
+            raise ValueError(f"area must satisfy 0 < min < max <= 1, got {self.area}")
+        if not 0 < self.delta_e[0] <= self.delta_e[1]:
+            raise ValueError(f"delta_e must satisfy 0 < min <= max, got {self.delta_e}")
+
+
+@dataclass
+class Pair:
+    """``composite`` and ``twin`` (its authentic version) H×W×3 uint8, ``mask`` H×W uint8 0/255, ``info`` the
+    kind, method, region source and measured change."""
+
+    composite: np.ndarray
+    twin: np.ndarray
+    mask: np.ndarray
+    info: dict
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def target_area(rng: np.random.Generator, cfg: SynthConfig) -> float:
+    lo, hi = cfg.typical_area if rng.random() < cfg.typical_share else cfg.area
+    return _log_uniform(rng, max(lo, cfg.area[0]), min(hi, cfg.area[1]))
+
+
+def human_region(maps: list[np.ndarray], rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray | None:
+    """A segment of one annotator's label map (sometimes joined with a neighbour) near a drawn target area."""
+    labels = maps[int(rng.integers(len(maps)))]
+    ids, counts = np.unique(labels, return_counts=True)
+    frac = counts / labels.size
+    ok = (frac >= cfg.area[0]) & (frac <= cfg.area[1])
+    if not ok.any():
+        return None
+    target = target_area(rng, cfg)
+    weight = np.where(ok, np.exp(-3 * np.abs(np.log(np.maximum(frac, 1e-6) / target))), 0.0)
+    pick = ids[rng.choice(len(ids), p=weight / weight.sum())]
+    mask = labels == pick
+    if rng.random() < 0.25:  # a neighbouring segment too: an object with its part, or two adjacent surfaces
+        ring = ndimage.binary_dilation(mask, iterations=2) & ~mask
+        near = [i for i in np.unique(labels[ring]) if i != pick]
+        if near:
+            joined = mask | (labels == near[int(rng.integers(len(near)))])
+            if joined.mean() <= cfg.area[1]:
+                mask = joined
+    return mask
+
+
+def pick_region(
+    image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, cfg: SynthConfig
+) -> tuple[np.ndarray, str]:
+    """A bool H×W region within ``cfg.area`` and where it came from (``human``, ``felzenszwalb``, ``shape``)."""
+    h, w = image.shape[:2]
+    if rng.random() >= cfg.shape_share:
+        for _ in range(4):
+            if maps:
+                mask, source = human_region(maps, rng, cfg), "human"
+            else:
+                mask, source = segment_region(image, rng, target_area(rng, cfg), work_side=128), "felzenszwalb"
+            if mask is not None and cfg.area[0] <= mask.mean() <= cfg.area[1]:
+                return mask, source
+    for _ in range(8):
+        mask = shape_region(h, w, rng, target_area(rng, cfg))
+        if cfg.area[0] <= mask.mean() <= cfg.area[1]:
+            return mask, "shape"
+    return shape_region(h, w, rng, float(np.mean(cfg.area))), "shape"
+
+
+def mean_delta_e(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """Mean CIE76 ΔE between float RGB images ``a`` and ``b`` ([0, 1]) over the bool mask ``where``."""
+    if not where.any():
+        return 0.0
+    return float(np.linalg.norm(changes._lab(a[where]) - changes._lab(b[where]), axis=1).mean())
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def _draw_change(kind, img, touched, reference, rng):
+    """(base, changed, method): the rest of the composite comes from ``base``, the region from ``changed``."""
+    if kind == "transfer":
+        method = changes.TRANSFER_METHODS[int(rng.integers(len(changes.TRANSFER_METHODS)))]
+        changed = img.copy()
+        changed[touched] = changes.transfer(img[touched], reference, method, rng)
+        return img, changed, method
+    if kind == "retouch":
+        base = changes.apply_edit(img, changes.random_edit(rng, float(rng.uniform(0.0, 0.7))))
+        return base, changes.apply_edit(img, changes.random_edit(rng, 1.0)), "two_edits"
+    return img, changes.lighting(img, rng), "time_of_day"
+
+
+def make_pair(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    maps: list[np.ndarray] | None = None,
+    reference: np.ndarray | None = None,
+    cfg: SynthConfig | None = None,
+) -> Pair:
+    """Composite + authentic twin from an H×W×3 uint8 photo crop.
+
+    ``maps``: human label maps of the crop (H×W ints) or none (regions then come from Felzenszwalb segments);
+    ``reference``: N×3 pixels in [0, 1] of another photo's region, needed by the ``transfer`` kind (without it a
+    ``retouch`` is made instead).
+    """
+    cfg = cfg or SynthConfig()
+    img = image.astype(np.float64) / 255.0
+    region, source = pick_region(image, maps or [], rng, cfg)
+    alpha = feather(region, rng) if rng.random() < cfg.feather_share else region.astype(np.float32)
+    touched = alpha > 0
+    names = list(cfg.kinds)
+    shares = np.array([cfg.kinds[k] for k in names], dtype=np.float64)
+    kind = names[rng.choice(len(names), p=shares / shares.sum())]
+    if kind == "transfer" and (reference is None or len(reference) < 16):
+        kind = "retouch"
+    target = _log_uniform(rng, *cfg.delta_e) if cfg.delta_e[1] > cfg.delta_e[0] else cfg.delta_e[0]
+    best = None
+    for attempt in range(max(1, cfg.tries)):
+        if attempt >= cfg.tries // 2 and kind != "retouch":  # e.g. a reference much like the region itself
+            kind = "retouch"
+        base, changed, method = _draw_change(kind, img, touched, reference, rng)
+        full = mean_delta_e(changed, base, region)
+        if best is None or full > best[4]:
+            best = (kind, base, changed, method, full)
+        if full >= cfg.delta_e[0]:
+            break
+    kind, base, changed, method, full = best
+    t = min(MAX_GAIN, target / max(full, 1e-6))  # a change weaker than the target is amplified
+    d_region, b_region = changed[region] - base[region], base[region]
+    for _ in range(3):  # ΔE is not linear in the blend factor (Lab, clipping): a few secant corrections
+        reached = float(
+            np.linalg.norm(changes._lab(np.clip(b_region + t * d_region, 0, 1)) - changes._lab(b_region), axis=1).mean()
+        )
+        if reached <= 0 or abs(reached - target) < 0.05 * target:
+            break
+        t = min(MAX_GAIN, t * target / reached)
+    a = (t * alpha)[..., None]
+    twin = np.rint(base * 255).clip(0, 255).astype(np.uint8)
+    comp = np.rint((base + a * (changed - base)) * 255).clip(0, 255).astype(np.uint8)
+    comp = np.where(touched[..., None], comp, twin)
+    c, r = comp[region] / 255.0, twin[region] / 255.0
+    lab_c, lab_r = changes._lab(c), changes._lab(r)
+    info = {
+        "kind": kind,
+        "method": method,
+        "region_source": source,
+        "area": round(float(region.mean()), 4),
+        "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
+        "delta_l": round(float(lab_c[:, 0].mean() - lab_r[:, 0].mean()), 2),
+        "delta_chroma": round(float(np.hypot(*lab_c[:, 1:].T).mean() - np.hypot(*lab_r[:, 1:].T).mean()), 2),
+        "feathered": bool((alpha % 1).any()),
+    }
+    if cfg.jpeg_quality is not None:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        comp, twin = jpeg(comp, q), jpeg(twin, q)
+        info["jpeg_quality"] = q
+    return Pair(comp, twin, region.astype(np.uint8) * 255, info)
+
+
+def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, count: int = 4096) -> np.ndarray:
+    """N×3 pixels in [0, 1] of a region of ``image`` (a human segment of ≥ 2 % where there are maps, else a
+    random window): the colour statistics of "another photo's object" for the transfer kind."""
+    h, w = image.shape[:2]
+    pixels = None
+    if maps:
+        labels = maps[int(rng.integers(len(maps)))]
+        ids, counts = np.unique(labels, return_counts=True)
+        big = ids[counts / labels.size >= 0.02]
+        if len(big):
+            pixels = image[labels == big[int(rng.integers(len(big)))]]
+    if pixels is None:
+        ch, cw = max(4, int(h * rng.uniform(0.2, 0.6))), max(4, int(w * rng.uniform(0.2, 0.6)))
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        pixels = image[top : top + ch, left : left + cw].reshape(-1, 3)
+    pixels = pixels.reshape(-1, 3) / 255.0
+    return pixels[rng.choice(len(pixels), size=min(count, len(pixels)), replace=False)]

@@ -1,0 +1,257 @@
+"""Composites and authentic twins made inside the training loader, and the same generator writing a fixed set.
+
+Items come in pairs: index ``2p`` is pair ``p``'s composite and ``2p + 1`` its authentic twin (the same crop,
+unchanged, with an empty mask), so that with the pair-aware order of the trainer every batch holds a composite
+beside its twin and the presence of an object never predicts the label. ``authentic_share`` below one half
+replaces some twins by other composites; above one half, some composites by other photos' twins. Pair ``p`` of
+epoch ``e`` depends only on ``(seed, e, p)``; a run never repeats a sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, region_pixels
+from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_segments
+from inharmony.data.transforms import normalize, to_tensor
+from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.imageio import ImageReadError
+
+log = logging.getLogger(__name__)
+
+
+def crop_box(h: int, w: int, rng: np.random.Generator, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[int, ...]:
+    """A random (top, left, height, width) box covering ``scale`` of the area at an aspect ratio in ``ratio``."""
+    for _ in range(10):
+        area = h * w * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        cw, ch = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+        if 0 < cw <= w and 0 < ch <= h:
+            return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw
+    return 0, 0, h, w
+
+
+class PhotoCache:
+    """Decoded photos (long side ≤ ``max_side``) and their label maps, loaded once per process."""
+
+    def __init__(self, photos: list[Photo], max_side: int = 512) -> None:
+        self.photos, self.max_side = photos, max_side
+        self._cache: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
+
+    def __getitem__(self, j: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        if j not in self._cache:
+            image = load_photo(self.photos[j].path, self.max_side)
+            self._cache[j] = (image, load_segments(self.photos[j], image.shape[:2]))
+        return self._cache[j]
+
+
+def view(image: np.ndarray, maps: list[np.ndarray], size: int | None, rng: np.random.Generator | None):
+    """A random crop (when ``rng`` is given) resized to ``size``×``size`` (when given), flipped half the time."""
+    h, w = image.shape[:2]
+    top, left, ch, cw = crop_box(h, w, rng) if rng is not None else (0, 0, h, w)
+    out_wh = (size, size) if size else (cw, ch)
+    img = Image.fromarray(image[top : top + ch, left : left + cw]).resize(out_wh, Image.BILINEAR)
+    labels = [
+        np.asarray(Image.fromarray(m[top : top + ch, left : left + cw]).resize(out_wh, Image.NEAREST)) for m in maps
+    ]
+    img = np.asarray(img)
+    if rng is not None and rng.random() < 0.5:
+        img, labels = img[:, ::-1], [m[:, ::-1] for m in labels]
+    return np.ascontiguousarray(img), [np.ascontiguousarray(m) for m in labels]
+
+
+class SyntheticPairs(Dataset):
+    """On-the-fly composites and authentic twins from ``photos`` (see the module docstring).
+
+    Item: ``{"image": 3×S×S normalised, "mask": 1×S×S, "name", "subset": the kind of change or "authentic",
+    "authentic": bool}``. ``train=False`` uses the whole photo (no crop, no flip) and ignores the epoch.
+    ``delta_e_start`` with ``curriculum_epochs``: the visible-change range moves linearly from ``delta_e_start``
+    to ``cfg.delta_e`` over those epochs (strong first, subtle later).
+    """
+
+    group_size = 2
+
+    def __init__(
+        self,
+        photos: list[Photo],
+        length: int,
+        size: int = 256,
+        train: bool = True,
+        seed: int = 0,
+        authentic_share: float = 0.5,
+        cfg: SynthConfig | None = None,
+        max_side: int = 512,
+        delta_e_start: tuple[float, float] | None = None,
+        curriculum_epochs: int = 0,
+    ) -> None:
+        if not photos:
+            raise ValueError("SyntheticPairs needs at least one photo")
+        if not 0 <= authentic_share <= 1:
+            raise ValueError(f"authentic_share must be in [0, 1], got {authentic_share}")
+        self.photos, self.length, self.size, self.train, self.seed = photos, length - length % 2, size, train, seed
+        self.authentic_share, self.cfg = authentic_share, cfg or SynthConfig()
+        self.delta_e_start, self.curriculum_epochs = delta_e_start, curriculum_epochs
+        self.cache, self.epoch = PhotoCache(photos, max_side), 0
+        self._last: tuple[tuple, tuple] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def config_at(self, epoch: int) -> SynthConfig:
+        if not self.train or self.delta_e_start is None or self.curriculum_epochs <= 0:
+            return self.cfg
+        f = min(1.0, epoch / self.curriculum_epochs)
+        lo, hi = (a + f * (b - a) for a, b in zip(self.delta_e_start, self.cfg.delta_e))
+        return replace(self.cfg, delta_e=(lo, max(lo, hi)))
+
+    def pair(self, p: int, variant: int = 0) -> tuple[Pair, int]:
+        """Pair ``p`` (``variant`` 1: an independent second draw) and the index of its photo."""
+        key = (self.epoch if self.train else 0, p, variant)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        rng = np.random.default_rng([self.seed, key[0], p, variant])
+        for _ in range(len(self.photos)):
+            j, k = int(rng.integers(len(self.photos))), int(rng.integers(len(self.photos)))
+            try:
+                image, maps = view(*self.cache[j], self.size, rng if self.train else None)
+                ref_image, ref_maps = self.cache[k]
+            except ImageReadError as exc:  # a broken photo costs one draw, never the run
+                log.warning("photo skipped: %s", exc)
+                continue
+            reference = region_pixels(ref_image, ref_maps, rng) if k != j else None
+            result = (make_pair(image, rng, maps, reference, self.config_at(key[0])), j)
+            self._last = (key, result)
+            return result
+        raise ImageReadError("no readable photo among the synthetic data's photos")
+
+    def __getitem__(self, index: int) -> dict:
+        p, member = divmod(index, 2)
+        rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, p, 7])
+        a = self.authentic_share
+        if member == 0:
+            authentic = rng.random() < max(0.0, 2 * a - 1)
+            pair, j = self.pair(p, variant=1 if authentic else 0)
+        else:
+            rng.random()
+            authentic = rng.random() < min(1.0, 2 * a)
+            pair, j = self.pair(p, variant=0 if authentic else 2)
+        image = pair.twin if authentic else pair.composite
+        mask = np.zeros_like(pair.mask) if authentic else pair.mask
+        return {
+            "image": normalize(to_tensor(image)),
+            "mask": torch.from_numpy(mask.astype(np.float32) / 255.0)[None],
+            "name": f"synthetic/{self.photos[j].path.stem}/{index}",
+            "subset": "authentic" if authentic else pair.info["kind"],
+            "authentic": authentic,
+        }
+
+
+def build_synthetic(
+    photos_dir: str | Path,
+    train_length: int,
+    val_length: int,
+    size: int,
+    seed: int,
+    **kwargs,
+) -> tuple[SyntheticPairs, SyntheticPairs]:
+    """Train and validation streams over the train and test photos of ``photos_dir``."""
+    test_fraction = kwargs.pop("test_fraction", 0.1)
+    photos, report = index_photos(photos_dir, test_fraction)
+    log.info("photos under %s: %s", photos_dir, report)
+    train = [p for p in photos if p.split == "train"]
+    test = [p for p in photos if p.split == "test"] or train
+    val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs")}
+    return (
+        SyntheticPairs(train, train_length, size, train=True, seed=seed, **kwargs),
+        SyntheticPairs(test, val_length, size, train=False, seed=seed + 1, **val_kwargs),
+    )
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        fmt = "PNG" if path.suffix == ".png" else "JPEG"
+        Image.fromarray(array).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+MANIFEST_FIELDS = [
+    "composite",
+    "mask",
+    "real",
+    "split",
+    "photo",
+    "kind",
+    "method",
+    "region_source",
+    "area",
+    "delta_e",
+    "delta_l",
+    "delta_chroma",
+    "feathered",
+    "jpeg_quality",
+]
+
+
+def write_pairs(
+    photos_dir: str | Path,
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    max_side: int = 512,
+    test_fraction: float = 0.1,
+    subset: str = "Synthetic",
+    cfg: SynthConfig | None = None,
+    progress=None,
+) -> dict[str, int]:
+    """Write ``n`` composites with their authentic twins (whole photos, long side ≤ ``max_side``) under
+    ``out/<subset>/`` in the iHarmony4 layout (the twin is the pair's real image), with list files per split and
+    ``out/manifest.csv`` (kind, method, region source, measured change). Pair ``i`` depends only on
+    ``(seed, i)``; half the pairs come from test photos, half from train photos, so both splits are covered."""
+    out = Path(out)
+    photos, report = index_photos(photos_dir, test_fraction)
+    by_split = {s: [p for p in photos if p.split == s] for s in ("train", "test")}
+    streams = {
+        s: SyntheticPairs(ps, 2, None, train=False, seed=seed, authentic_share=0.5, cfg=cfg, max_side=max_side)
+        for s, ps in by_split.items()
+        if ps
+    }
+    base, rows = out / subset, []
+    lists: dict[str, list[str]] = {"train": [], "test": []}
+    for i in range(n) if progress is None else progress(range(n)):
+        split = "test" if (i % 2 == 0 and "test" in streams) or "train" not in streams else "train"
+        stream = streams[split]
+        pair, j = stream.pair(i)
+        name = f"p{i:06d}"
+        comp, mask, real = f"composite_images/{name}_1_1.jpg", f"masks/{name}_1.png", f"real_images/{name}.jpg"
+        _save(base / comp, pair.composite)
+        _save(base / mask, pair.mask)
+        _save(base / real, pair.twin)
+        lists[split].append(f"{name}_1_1.jpg")
+        rows.append(
+            {
+                "composite": f"{subset}/{comp}",
+                "mask": f"{subset}/{mask}",
+                "real": f"{subset}/{real}",
+                "split": split,
+                "photo": str(stream.photos[j].path),
+                **pair.info,
+            }
+        )
+    for split, names in lists.items():
+        write_text_atomic(base / f"{subset}_{split}.txt", "".join(f"{x}\n" for x in names))
+    with atomic_path(out / "manifest.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return {"train": len(lists["train"]), "test": len(lists["test"]), **{f"photos_{k}": v for k, v in report.items()}}

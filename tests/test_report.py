@@ -1,0 +1,132 @@
+"""Evaluation as one command: probes, verdict score, AUROC, and models that deserve their scores."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from fakes import make_photos
+from inharmony.cli.main import main
+from inharmony.engine.probes import EvalItem, region_swap
+from inharmony.engine.report import EvalSet, evaluate_sets, parse_set, summarise
+from inharmony.verdict import auroc, image_score
+
+
+def test_auroc_matches_scikit_learn_with_ties():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.integers(0, 5, 40) / 4, rng.integers(0, 5, 30) / 5
+    want = roc_auc_score(np.r_[np.ones(40), np.zeros(30)], np.r_[pos, neg])
+    assert auroc(pos, neg) == pytest.approx(want)
+    assert auroc([0.9], [0.1]) == 1.0 and auroc([0.1], [0.9]) == 0.0 and auroc([0.5], [0.5]) == 0.5
+    assert math.isnan(auroc([], [0.3]))
+
+
+def test_image_score_is_the_top_percent_mean():
+    p = np.zeros((100, 100), np.float32)
+    assert image_score(p) == 0.0
+    p[:10, :10] = 0.8  # exactly the top 1 %
+    assert image_score(p) == pytest.approx(0.8)
+    p[0, 0] = 1.0
+    assert 0.8 < image_score(p) < 0.81  # one stray pixel does not decide
+
+
+class RedDetector:
+    """A perfect localiser for the test data: fires exactly where the image is pure red."""
+
+    size = 32
+
+    def preprocess(self, image):
+        arr = np.asarray(image.resize((self.size, self.size), Image.NEAREST), dtype=np.float32)
+        return ((arr[..., 0] > 200) & (arr[..., 1] < 50)).astype(np.float32)
+
+    def _forward(self, batch, attention):
+        return np.clip(batch, 0.0, 1.0) * 0.98 + 0.01, None
+
+
+def red_items(n=4):
+    rng = np.random.default_rng(1)
+    items = []
+    for i in range(n):
+        img = rng.integers(60, 160, (32, 32, 3), dtype=np.uint8)
+        items.append(EvalItem(f"a{i}", "authentic", image=img.copy()))
+        mask = np.zeros((32, 32), np.uint8)
+        mask[4 : 12 + i, 8:20] = 255
+        img[mask > 0] = (255, 0, 0)
+        items.append(EvalItem(f"c{i}", "g", image=img, mask=mask))
+    return items
+
+
+def test_a_perfect_model_gets_perfect_scores():
+    rows = evaluate_sets(RedDetector(), "oracle", [EvalSet("red", red_items())], batch_size=3)
+    overall = next(s for s in summarise(rows) if s["set"] == "red" and s["group"] == "overall")
+    assert overall["n"] == 4 and overall["n_authentic"] == 4
+    assert overall["AP"] == pytest.approx(100) and overall["IoU_plain"] == pytest.approx(100, abs=1e-3)
+    assert overall["area_authentic"] == 0 and overall["false_alarm"] == 0 and overall["AUROC"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def realdata_like(tmp_path_factory):
+    """A manifest with composites, masks and the real photos, like ../shared/realdata."""
+    root = tmp_path_factory.mktemp("realdata")
+    photos = make_photos(root / "src", n=3, size=(64, 48), noise=4.0)
+    lines = ["source,subset,composite,mask,real"]
+    for i, p in enumerate(sorted(photos.iterdir())):
+        real = np.asarray(Image.open(p).convert("RGB"))
+        comp, mask = real.copy(), np.zeros(real.shape[:2], np.uint8)
+        mask[10:30, 20:40] = 255
+        comp[mask > 0] = (comp[mask > 0] * 0.5).astype(np.uint8)
+        for folder, arr in (("composite_images", comp), ("masks", mask), ("real_images", real)):
+            (root / folder).mkdir(exist_ok=True)
+            Image.fromarray(arr).save(root / folder / f"{i}.png")
+        lines.append(f"S{i % 2},sub,composite_images/{i}.png,masks/{i}.png,real_images/{i}.png")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_evaluate_command_table_for_models_that_fire_on_everything_or_nothing(realdata_like, tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos", n=4, size=(96, 72), noise=4.0)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", "reference_whole_image", "--model", "reference_nothing", "--size", "32"]
+    args += ["--data", f"real={realdata_like / 'manifest.csv'}", "--data", f"swap=swap:{photos}", "--swap-n", "2"]
+    args += ["--data", f"auth=authentic:{photos}", "--out", str(out), "--per-image"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| reference_nothing | real | overall | 3 |" in printed and "false alarms" in printed
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    get = {(s["model"], s["set"], s["group"]): s for s in summary}
+    everything, nothing = get[("reference_whole_image", "all", "overall")], get[("reference_nothing", "all", "overall")]
+    assert everything["area_authentic"] == 1.0 and everything["false_alarm"] == 1.0 and everything["AUROC"] == 0.5
+    assert nothing["area_authentic"] == 0.0 and nothing["false_alarm"] == 0.0 and nothing["AUROC"] == 0.5
+    assert nothing["F1_plain"] == 0.0 and nothing["IoU_plain"] == 0.0
+    assert everything["IoU_plain"] < 50  # the whole image is a poor mask for 1–50 % regions
+    assert get[("reference_nothing", "real", "S0")]["n"] == 2 and get[("reference_nothing", "real", "S1")]["n"] == 1
+    assert get[("reference_nothing", "real", "overall")]["n_authentic"] == 3
+    assert get[("reference_nothing", "auth", "overall")]["n_authentic"] == 4
+    rows = list(csv.DictReader(open(out / "per_image.csv", encoding="utf-8")))
+    n_swap = get[("reference_nothing", "swap", "overall")]["n"]
+    assert len(rows) == 2 * (3 + 3 + 2 * n_swap + 4)
+
+
+def test_bad_set_specs_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="NAME=SPEC"):
+        parse_set("just-a-path")
+    assert main(["evaluate", "--model", "reference_nothing"]) == 2
+    assert "nothing to evaluate on" in capsys.readouterr().err
+    assert main(["evaluate", "--model", "reference_nothing", "--data", f"x={tmp_path / 'none.csv'}"]) == 2
+
+
+def test_region_swap_changes_an_off_centre_region_reproducibly(tmp_path):
+    photos = make_photos(tmp_path / "p", n=4, size=(96, 72), noise=4.0)
+    a, b = region_swap(photos, n=3, seed=5), region_swap(photos, n=3, seed=5)
+    assert len(a) >= 2 and len(a) % 2 == 0
+    for comp, orig in zip(a[::2], a[1::2]):
+        assert not comp.authentic and orig.authentic and comp.group == "swap"
+        h, w = comp.mask.shape
+        assert comp.mask[h // 2, w // 2] == 0 and 0.03 <= (comp.mask > 0).mean() <= 0.4
+        diff = np.abs(comp.image.astype(int) - orig.image.astype(int)).mean(-1)
+        assert diff[comp.mask > 0].mean() > 3 * diff[comp.mask == 0].mean()
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))

@@ -1,0 +1,197 @@
+"""The real-region generator: photo index and split, regions, changes, twins, strength, the stream, the writer."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fakes import make_photos as _make_photos
+from inharmony.data.synth import changes
+from inharmony.data.synth.composer import SynthConfig, make_pair, mean_delta_e
+from inharmony.data.synth.photos import index_photos, is_test_photo
+from inharmony.data.synth.stream import SyntheticPairs, write_pairs
+from inharmony.engine.distributed import DistInfo
+from inharmony.engine.trainer import epoch_indices
+
+
+
+def make_photos(folder, n=4, size=(96, 72), seed=100):
+    return _make_photos(folder, n=n, size=size, noise=4.0, seed=seed)
+
+
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+
+
+def make_bsds(root: Path, n: int = 3, size=(96, 64)) -> Path:
+    """A BSDS-like layout: images/{train,test}/ID.jpg and segments/{split}/ID_K.png (two annotators)."""
+    w, h = size
+    for split in ("train", "test"):
+        photos = make_photos(root / "tmp" / split, n=n, size=size, seed=200 if split == "test" else 300)
+        for i, src in enumerate(sorted(photos.iterdir())):
+            pid = f"{split}{i}"
+            (root / "images" / split).mkdir(parents=True, exist_ok=True)
+            (root / "segments" / split).mkdir(parents=True, exist_ok=True)
+            Image.open(src).save(root / "images" / split / f"{pid}.jpg")
+            coarse = np.ones((h, w), np.uint8)
+            coarse[h // 4 : 3 * h // 4, w // 4 : w // 2] = 2  # 12.5 %
+            fine = coarse.copy()
+            fine[: h // 4] = 3
+            fine[h // 4 : 3 * h // 4, w // 2 : 3 * w // 4] = 4
+            Image.fromarray(coarse).save(root / "segments" / split / f"{pid}_0.png")
+            Image.fromarray(fine).save(root / "segments" / split / f"{pid}_1.png")
+        for p in photos.iterdir():
+            p.unlink()
+        photos.rmdir()
+    (root / "tmp").rmdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    folder = make_photos(tmp_path_factory.mktemp("one"), n=2, size=(128, 96))
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.iterdir())]
+
+
+def test_index_splits_by_photo_drops_greyscale_and_duplicates(tmp_path):
+    root = make_bsds(tmp_path / "bsds")
+    flat = make_photos(tmp_path / "bsds" / "more", n=4)
+    Image.open(next(flat.iterdir())).convert("L").save(flat / "grey.jpg")
+    Image.open(next(flat.iterdir())).resize((48, 36)).save(flat / "copy.jpg")  # same picture, other size
+    photos, report = index_photos(root, test_fraction=0.0)
+    names = {p.path.name: p for p in photos}
+    assert report["not_photo"] == 1 and report["duplicate"] == 1 and "grey.jpg" not in names
+    assert {p.split for p in photos if "images/test" in p.path.as_posix()} == {"test"}
+    assert {p.split for p in photos if "images/test" not in p.path.as_posix()} == {"train"}
+    assert len(names["train0.jpg"].segments) == 2 and names["photo_0.png"].segments == ()
+    everything, _ = index_photos(root, test_fraction=1.0)
+    assert {p.split for p in everything} == {"test"}
+
+
+def test_test_fraction_is_a_fixed_choice_per_photo():
+    names = [f"imagenet/n{i:05d}.jpg" for i in range(2000)]
+    chosen = [n for n in names if is_test_photo(n, 0.1)]
+    assert 150 < len(chosen) < 250
+    assert chosen == [n for n in names[:1000] if is_test_photo(n, 0.1)] + [
+        n for n in names[1000:] if is_test_photo(n, 0.1)
+    ]  # independent of the other photos
+    assert is_test_photo("bsds500/images/test/1.jpg", 0.0) and not is_test_photo("bsds500/images/train/1.jpg", 0.0)
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="photo folder not found"):
+        index_photos(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_twin_identical_outside_region_and_change_visible(photo, seed):
+    cfg = SynthConfig(jpeg_quality=None, feather_share=0.0, delta_e=(4.0, 12.0))
+    reference = photo[1].reshape(-1, 3)[::7] / 255.0
+    pair = make_pair(photo[0], np.random.default_rng(seed), None, reference, cfg)
+    region = pair.mask > 127
+    assert 0.01 <= region.mean() <= 0.5
+    assert np.array_equal(pair.composite[~region], pair.twin[~region])
+    measured = mean_delta_e(pair.composite / 255.0, pair.twin / 255.0, region)
+    assert measured >= 4.0 * 0.9 and measured <= 12.0 * 1.1
+    assert pair.info["kind"] in changes.KINDS
+
+
+def test_retouch_twin_is_a_whole_edit_and_strength_controls_change(photo):
+    weak = SynthConfig(kinds={"retouch": 1.0}, delta_e=(2.0, 3.0), jpeg_quality=None)
+    strong = SynthConfig(kinds={"retouch": 1.0}, delta_e=(20.0, 30.0), jpeg_quality=None)
+    d_weak = [make_pair(photo[0], np.random.default_rng(s), cfg=weak).info["delta_e"] for s in range(6)]
+    d_strong = [make_pair(photo[0], np.random.default_rng(s), cfg=strong).info["delta_e"] for s in range(6)]
+    assert max(d_weak) < 4.0 and np.median(d_strong) > 15.0
+    pair = make_pair(photo[0], np.random.default_rng(0), cfg=strong)
+    assert pair.info["method"] == "two_edits"
+    outside = pair.mask == 0
+    assert np.array_equal(pair.composite[outside], pair.twin[outside])
+
+
+def test_jpeg_applies_to_composite_and_twin_alike(photo):
+    cfg = SynthConfig(jpeg_quality=(80, 80), feather_share=0.0)
+    pair = make_pair(photo[0], np.random.default_rng(3), cfg=cfg)
+    assert pair.info["jpeg_quality"] == 80
+    assert not np.array_equal(pair.twin, photo[0])  # recompressed
+    far = np.asarray(Image.fromarray(pair.mask).filter(__import__("PIL.ImageFilter").ImageFilter.MaxFilter(17))) == 0
+    diff = np.abs(pair.composite.astype(int) - pair.twin.astype(int))
+    assert diff[far].mean() < 1.0 < diff[pair.mask > 0].mean()
+
+
+def test_transfer_methods_move_statistics_to_the_reference():
+    rng = np.random.default_rng(0)
+    src = np.clip(rng.normal(0.3, 0.05, (500, 3)), 0, 1)
+    ref = np.clip(rng.normal([0.7, 0.5, 0.2], 0.1, (800, 3)), 0, 1)
+    for method in changes.TRANSFER_METHODS:
+        out = changes.transfer(src, ref, method, rng)
+        assert np.abs(out.mean(0) - ref.mean(0)).max() < 0.05, method
+
+
+def test_human_segments_give_the_regions(tmp_path):
+    root = make_bsds(tmp_path / "bsds", n=2, size=(96, 64))
+    photos, _ = index_photos(root, test_fraction=0.0)
+    ds = SyntheticPairs([p for p in photos if p.segments], 8, size=None, train=False, cfg=SynthConfig(shape_share=0))
+    for p in range(4):
+        pair, _ = ds.pair(p)
+        assert pair.info["region_source"] == "human"
+        assert 0.01 <= (pair.mask > 0).mean() <= 0.5
+
+
+def test_stream_pairs_reproducible_and_authentic_share(tmp_path):
+    folder = make_photos(tmp_path / "p", n=4, size=(96, 72))
+    photos, _ = index_photos(folder, test_fraction=0.0)
+    ds = SyntheticPairs(photos, 40, size=48, seed=3)
+    again = SyntheticPairs(photos, 40, size=48, seed=3)
+    items = [ds[i] for i in range(40)]
+    assert all(it["image"].shape == (3, 48, 48) and it["mask"].shape == (1, 48, 48) for it in items)
+    assert np.array_equal(items[5]["image"].numpy(), again[5]["image"].numpy())
+    for p in range(20):  # every odd item is the authentic twin of the composite before it
+        comp, twin = items[2 * p], items[2 * p + 1]
+        assert not comp["authentic"] and twin["authentic"] and twin["mask"].sum() == 0 and comp["mask"].sum() > 0
+        outside = comp["mask"][0] == 0
+        assert (comp["image"] - twin["image"]).abs()[:, outside].mean() < 0.05
+    ds.set_epoch(1)
+    assert not np.array_equal(ds[4]["image"].numpy(), items[4]["image"].numpy())
+    none = SyntheticPairs(photos, 40, size=32, authentic_share=0.0)
+    assert not any(none[i]["authentic"] for i in range(40))
+    most = SyntheticPairs(photos, 200, size=32, authentic_share=0.75)
+    share = np.mean([most[i]["authentic"] for i in range(0, 200)])
+    assert 0.65 < share < 0.85
+
+
+def test_curriculum_moves_from_strong_to_subtle(tmp_path):
+    photos, _ = index_photos(make_photos(tmp_path / "p", n=3), test_fraction=0.0)
+    ds = SyntheticPairs(photos, 8, 32, cfg=SynthConfig(delta_e=(2.0, 6.0)), delta_e_start=(20.0, 40.0), curriculum_epochs=4)
+    assert ds.config_at(0).delta_e == (20.0, 40.0) and ds.config_at(4).delta_e == (2.0, 6.0)
+    assert ds.config_at(2).delta_e == (11.0, 23.0)
+
+
+def test_pairs_stay_together_in_the_training_order():
+    order = epoch_indices(20, epoch=3, seed=0, info=DistInfo(), group=2)
+    assert sorted(order) == list(range(20)) and order != list(range(20))
+    assert all(order[k] % 2 == 0 and order[k + 1] == order[k] + 1 for k in range(0, 20, 2))
+
+
+def test_write_pairs_layout_manifest_and_reproducibility(tmp_path):
+    root = make_bsds(tmp_path / "bsds", n=2)
+    counts = write_pairs(root, tmp_path / "out", n=6, seed=1)
+    assert counts["train"] == 3 and counts["test"] == 3
+    rows = list(csv.DictReader(open(tmp_path / "out" / "manifest.csv", encoding="utf-8")))
+    assert len(rows) == 6 and {r["split"] for r in rows} == {"train", "test"}
+    for r in rows:
+        for key in ("composite", "mask", "real"):
+            assert (tmp_path / "out" / r[key]).is_file()
+        assert r["kind"] in changes.KINDS and float(r["delta_e"]) > 0
+    assert all("images/test" in r["photo"] for r in rows if r["split"] == "test")
+    write_pairs(root, tmp_path / "again", n=6, seed=1)
+    for m in (tmp_path / "out/Synthetic/masks").iterdir():
+        assert (tmp_path / "again/Synthetic/masks" / m.name).read_bytes() == m.read_bytes()
+
+
+@pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason="../shared/photos is not present")
+def test_shared_photo_corpus_index():
+    photos, report = index_photos(SHARED_PHOTOS)
+    assert report["found"] == 1500 and report["kept"] > 1400
+    assert sum(bool(p.segments) for p in photos) > 400
+    assert all(p.split == "test" for p in photos if "/images/test/" in p.path.as_posix())
