@@ -16,7 +16,6 @@ from inharmony.engine.distributed import DistInfo
 from inharmony.engine.trainer import epoch_indices
 
 
-
 def make_photos(folder, n=4, size=(96, 72), seed=100):
     return _make_photos(folder, n=n, size=size, noise=4.0, seed=seed)
 
@@ -162,7 +161,9 @@ def test_stream_pairs_reproducible_and_authentic_share(tmp_path):
 
 def test_curriculum_moves_from_strong_to_subtle(tmp_path):
     photos, _ = index_photos(make_photos(tmp_path / "p", n=3), test_fraction=0.0)
-    ds = SyntheticPairs(photos, 8, 32, cfg=SynthConfig(delta_e=(2.0, 6.0)), delta_e_start=(20.0, 40.0), curriculum_epochs=4)
+    ds = SyntheticPairs(
+        photos, 8, 32, cfg=SynthConfig(delta_e=(2.0, 6.0)), delta_e_start=(20.0, 40.0), curriculum_epochs=4
+    )
     assert ds.config_at(0).delta_e == (20.0, 40.0) and ds.config_at(4).delta_e == (2.0, 6.0)
     assert ds.config_at(2).delta_e == (11.0, 23.0)
 
