@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import subprocess
@@ -72,6 +73,9 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     assert code == 1  # one bad file: reported, the rest done
     captured = capsys.readouterr()
     assert "broken.jpg" in captured.err and "2 image(s)" in captured.out
+    summary = list(csv.DictReader(open(tmp_path / "pred" / "summary.csv", encoding="utf-8")))
+    assert len(summary) == 3 and summary[-1]["file"].endswith("broken.jpg") and summary[-1]["error"]
+    assert {r["width"] for r in summary[:2]} == {"70", "20"} and all(r["score"] for r in summary[:2])
     mask = Image.open(tmp_path / "pred" / "a_mask.png")
     assert mask.size == (70, 50)
     assert Image.open(tmp_path / "pred" / "gray_overlay.jpg").size == (20, 33)

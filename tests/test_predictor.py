@@ -32,7 +32,22 @@ def test_uses_the_training_size_and_keeps_original_size(predictor, tmp_path):
     assert 0 <= pred.probability.min() and pred.probability.max() <= 1
     assert len(pred.attention) == 5 and all(a.shape == (37, 91) for a in pred.attention)
     assert pred.mask().shape == (37, 91) and set(np.unique(pred.mask())) <= {0, 255}
-    assert set(pred.summary()) == {"height", "width", "region_fraction", "max_probability"}
+    summary = pred.summary()
+    assert set(summary) == {"height", "width", "inharmonious", "score", "region_fraction", "bbox", "max_probability"}
+    assert summary["inharmonious"] == (summary["score"] > 0.5) and 0 <= summary["score"] <= 1
+
+
+def test_verdict_gates_the_mask_and_gives_a_box():
+    from inharmony.inference.predictor import Prediction
+
+    low = np.zeros((10, 10), np.float32)
+    low[2:4, 3:7] = 0.9
+    found = Prediction(low, (10, 10))
+    assert found.verdict() and found.score == pytest.approx(0.9)
+    assert found.summary()["bbox"] == [3, 2, 7, 4] and found.summary()["region_fraction"] == pytest.approx(0.08)
+    faint = Prediction(np.full((10, 10), 0.3, np.float32), (20, 20))
+    assert not faint.verdict() and faint.mask().shape == (20, 20) and faint.mask().max() == 0
+    assert faint.summary()["bbox"] is None and faint.summary()["region_fraction"] == 0.0
 
 
 @pytest.mark.parametrize(

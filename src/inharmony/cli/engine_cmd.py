@@ -222,6 +222,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import csv
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
@@ -249,12 +251,13 @@ def run_predict(args: argparse.Namespace) -> int:
         with atomic_path(path) as tmp:
             Image.fromarray(array).save(tmp, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 90}))
 
-    writers, pending, written = ThreadPoolExecutor(max_workers=2), [], []
+    writers, pending, written, table = ThreadPoolExecutor(max_workers=2), [], [], []
 
     def write_outputs(stem, record, pred) -> None:
         if "mask" in wanted:  # 1-bit PNG from packed bits: ~3× faster to write than 8-bit, same pixels
             h, w = pred.probability.shape
-            bits = np.packbits(pred.probability > args.threshold, axis=1).tobytes()
+            region = pred.probability > args.threshold if pred.verdict(args.threshold) else np.zeros((h, w), bool)
+            bits = np.packbits(region, axis=1).tobytes()
             with atomic_path(out / f"{stem}_mask.png") as tmp:
                 Image.frombytes("1", (w, h), bits).save(tmp, format="PNG", compress_level=1)
         if "prob" in wanted:
@@ -265,13 +268,43 @@ def run_predict(args: argparse.Namespace) -> int:
             save(out / f"{stem}_overlay.jpg", overlay(record["image"], pred.probability, args.threshold), "JPEG")
         written.append(True)
 
+    def summary_row(path, pred=None, error=None, ms=None) -> dict:
+        row = {
+            "file": str(path),
+            "inharmonious": "",
+            "score": "",
+            "region_fraction": "",
+            "bbox": "",
+            "width": "",
+            "height": "",
+            "ms": "",
+            "error": error or "",
+        }
+        if pred is not None:
+            s = pred.summary(args.threshold)
+            box = " ".join(map(str, s["bbox"])) if s["bbox"] else ""
+            row.update(
+                inharmonious=int(s["inharmonious"]),
+                score=f"{s['score']:.4f}",
+                bbox=box,
+                width=s["width"],
+                height=s["height"],
+                region_fraction=f"{s['region_fraction']:.5f}",
+                ms=f"{ms:.1f}",
+            )
+        return row
+
     n_batches = (len(files) + args.batch_size - 1) // args.batch_size
     for records in progress(batches, desc="predict", total=n_batches):
         good = [r for r in records if r["error"] is None]
         failures.extend((r["path"], r["error"]) for r in records if r["error"] is not None)
+        table.extend(summary_row(r["path"], error=r["error"]) for r in records if r["error"] is not None)
         if not good:
             continue
+        start = time.perf_counter()
         preds = predictor.predict_batch(np.stack([r["array"] for r in good]), [r["size"] for r in good])
+        ms = 1000 * (time.perf_counter() - start) / len(good)
+        table.extend(summary_row(r["path"], pred, ms=ms) for r, pred in zip(good, preds))
         for record, pred in zip(good, preds):  # encode and write in threads while the next batch runs
             pending.append(writers.submit(write_outputs, stems[record["path"]], record, pred))
         pending = [f for f in pending if not f.done() or f.result()]  # drop finished ones, surface errors
@@ -279,7 +312,15 @@ def run_predict(args: argparse.Namespace) -> int:
         future.result()
     writers.shutdown()
     done = len(written)
-    print(f"{done} image(s) written to {out}")
+    listed = {r["file"] for r in table}
+    table.extend(summary_row(path, error=error) for path, error in failures if str(path) not in listed)
+    table.sort(key=lambda r: (r["score"] == "", -(float(r["score"]) if r["score"] != "" else 0)))  # most suspect first
+    with atomic_path(out / "summary.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(summary_row("x")))
+        writer.writeheader()
+        writer.writerows(table)
+    found = sum(r["inharmonious"] == 1 for r in table)
+    print(f"{done} image(s) written to {out}; {found} with an inharmonious region (summary.csv, most suspect first)")
     for path, error in failures:
         print(f"failed: {path}: {error}", file=sys.stderr)
     return 1 if failures else 0

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from inharmony.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb
+from inharmony.verdict import image_score
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = "default"
@@ -81,15 +82,33 @@ class Prediction:
             return None
         return [upsample(a, self.size) for a in self.attention_low]
 
+    @functools.cached_property
+    def score(self) -> float:
+        """Image-level score in [0, 1]: "this image has an inharmonious region" (see :mod:`inharmony.verdict`)."""
+        return image_score(self.low)
+
+    def verdict(self, threshold: float = 0.5) -> bool:
+        """True when the image is judged to have an inharmonious region (``score > threshold``)."""
+        return self.score > threshold
+
     def mask(self, threshold: float = 0.5) -> np.ndarray:
-        """Binary H×W uint8 mask (0/255)."""
+        """Binary H×W uint8 mask (0/255): pixels above ``threshold``, and none when the verdict is "no region"."""
+        if not self.verdict(threshold):
+            return np.zeros(self.size, np.uint8)
         return ((self.probability > threshold) * 255).astype(np.uint8)
 
     def summary(self, threshold: float = 0.5) -> dict:
+        """Image-level verdict and score, region fraction and bounding box ``[x0, y0, x1, y1]`` (None if empty)."""
+        region = self.mask(threshold) > 0
+        ys, xs = np.nonzero(region)
+        box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
         return {
             "height": int(self.size[0]),
             "width": int(self.size[1]),
-            "region_fraction": float((self.probability > threshold).mean()),
+            "inharmonious": self.verdict(threshold),
+            "score": round(self.score, 6),
+            "region_fraction": float(region.mean()),
+            "bbox": box,
             "max_probability": float(self.probability.max()),
         }
 

@@ -47,7 +47,12 @@ class Localization(BaseModel):
     width: int
     height: int
     threshold: float
-    region_fraction: float = Field(description="fraction of pixels above the threshold")
+    inharmonious: bool = Field(
+        description="image-level verdict: the image has an inharmonious region (score > threshold)"
+    )
+    score: float = Field(description="image-level score in [0, 1] (mean of the top 1 % probabilities)")
+    region_fraction: float = Field(description="fraction of pixels in the mask (0 when the verdict is no)")
+    bbox: list[int] | None = Field(None, description="bounding box [x0, y0, x1, y1] of the mask, None if empty")
     max_probability: float
     timing_ms: float = Field(description="inference time, decoding included")
     mask_png: str = Field(description="binary mask (0/255) at the image's size, PNG, base64")
@@ -191,7 +196,10 @@ def create_app(
             width=summary["width"],
             height=summary["height"],
             threshold=threshold,
+            inharmonious=summary["inharmonious"],
+            score=summary["score"],
             region_fraction=summary["region_fraction"],
+            bbox=summary["bbox"],
             max_probability=summary["max_probability"],
             timing_ms=round(ms, 1),
             mask_png=png_b64(pred.mask(threshold)),
