@@ -50,7 +50,7 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     assert run.name == "version_0" and (run / "config.yaml").is_file() and (run / "last.pt").is_file()
     assert {"AP", "F1", "IoU"} <= set(result["val"])
     rows = (run / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("epoch,step,lr,loss") and len(rows) >= 2
+    assert rows[0].startswith("epoch,step,lr,samples_seen,loss") and len(rows) >= 2
     best = run / "best.safetensors"
 
     out = tmp_path / "eval"

@@ -50,14 +50,19 @@ def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo, gro
 
 
 def warm_start(model: nn.Module, path: str | Path) -> None:
-    """Load a model file's weights (strict: same architecture) into ``model`` before training."""
+    """Load a model file's weights into ``model`` before training. The architectures must match, except that a
+    model with a colour stream may start from the same model without one (the stream then starts from scratch)."""
     from inharmony.checkpoint import read_model_file
 
     meta, state = read_model_file(resolve_model_path(path))
-    if meta["model_name"] != model.model_name:
-        raise TrainingError(f"model.init {path} holds a {meta['model_name']!r} model, not {model.model_name!r}")
-    model.load_state_dict(state, strict=True)
-    log.info("warm start from %s", path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    new = [k for k in missing if not k.startswith(("colour_stream.", "colour_head."))]
+    if unexpected or new:
+        raise TrainingError(
+            f"model.init {path} holds a {meta['model_name']!r} model that does not fit {model.model_name!r}: "
+            f"{len(new)} missing, {len(unexpected)} unexpected weights (e.g. {(new + unexpected)[:3]})"
+        )
+    log.info("warm start from %s (%d new weights start from scratch)", path, len(missing))
 
 
 class Trainer:
@@ -82,6 +87,7 @@ class Trainer:
         )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
+        self.silent_validations = 0
         amp = t["amp"] and self.device.type == "cuda"
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -185,16 +191,53 @@ class Trainer:
         return epoch_done % max(1, every) == 0 or epoch_done == t["epochs"]
 
     def validate(self) -> dict:
-        summary = {}
+        """Published-protocol AP/F1/IoU on the validation composites, plus what silence would hide: the median
+        predicted area on composites and on authentic samples, and the AUROC of the image score between them.
+        Raises :class:`TrainingError` when predictions on composites have been empty ``train.collapse_patience``
+        validations in a row."""
+        import numpy as np
+
+        from inharmony.verdict import auroc, image_score
+
+        summary: dict = {}
         if self.dist.is_main:
-            acc = evaluate(self.model, self.val_set, self.device, batch_size=self.cfg["train"]["batch_size"])
+            seen: dict[str, list] = {"composite": [], "authentic": [], "score_c": [], "score_a": [], "mask": []}
+
+            def on_batch(batch, prob, metrics):
+                for p, m in zip(prob.numpy()[:, 0], batch["mask"].numpy()[:, 0]):
+                    kind = "composite" if m.max() > 0.5 else "authentic"
+                    seen[kind].append(float((p > 0.5).mean()))
+                    seen["score_c" if kind == "composite" else "score_a"].append(image_score(p))
+                    if kind == "composite":
+                        seen["mask"].append(float(m.mean()))
+
+            acc = evaluate(
+                self.model, self.val_set, self.device, batch_size=self.cfg["train"]["batch_size"], on_batch=on_batch
+            )
+            acc.rows = [r for r in acc.rows if r["group"] != "authentic"]  # AP/F1/IoU are defined on composites
             summary = acc.summary()["overall"]
+            summary["area_composite"] = float(np.median(seen["composite"])) if seen["composite"] else float("nan")
+            summary["area_authentic"] = float(np.median(seen["authentic"])) if seen["authentic"] else float("nan")
+            summary["auroc"] = auroc(seen["score_c"], seen["score_a"])
             if summary["IoU"] > self.best_iou:
                 self.best_iou = summary["IoU"]
                 info = {"epoch": self.epoch, "val": summary, "run": str(self.run_dir), "size": self.cfg["data"]["size"]}
                 save_model(self.model, self.run_dir / "best.safetensors", info=info)
+            self.check_collapse(np.mean(seen["composite"]) if seen["composite"] else None, np.mean(seen["mask"] or [0]))
         distributed.barrier(self.dist)
         return summary
+
+    def check_collapse(self, predicted_area: float | None, mask_area: float) -> None:
+        patience = self.cfg["train"]["collapse_patience"]
+        if not patience or predicted_area is None:
+            return
+        self.silent_validations = self.silent_validations + 1 if predicted_area < 0.1 * mask_area else 0
+        if self.silent_validations >= patience:
+            raise TrainingError(
+                f"predictions on validation composites have been (almost) empty for {patience} validation(s) "
+                f"(mean predicted area {predicted_area:.4f} vs mask area {mask_area:.4f}): the model is collapsing "
+                f"to silence; the last state is {self.state_path} (lower data.authentic_share or train.lr)"
+            )
 
     def log_epoch(self, row: dict) -> None:
         if not self.dist.is_main:
@@ -237,9 +280,10 @@ class Trainer:
                     bar.set_postfix(loss=f"{losses['loss']:.3f}", img_s=f"{rate:.1f}")
                     if self.dist.is_main and bar.disable and t["log_every"] and self.global_step % t["log_every"] == 0:
                         log.info(
-                            "epoch %d step %d: loss %.4f, %.2f img/s",
+                            "epoch %d step %d (%d samples): loss %.4f, %.2f img/s",
                             self.epoch + 1,
                             self.global_step,
+                            self.global_step * t["batch_size"] * self.dist.world_size,
                             sums["loss"] / count,
                             rate,
                         )
@@ -249,6 +293,7 @@ class Trainer:
                         break
                 finished_epoch = self.step_in_epoch >= len(self.train_set) // (t["batch_size"] * self.dist.world_size)
                 row = {"epoch": self.epoch + 1, "step": self.global_step, "lr": self.optimizer.param_groups[0]["lr"]}
+                row["samples_seen"] = self.global_step * t["batch_size"] * self.dist.world_size
                 row.update({k: round(v / max(count, 1), 5) for k, v in sums.items()})
                 row["images_per_s"] = round(
                     count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start), 2

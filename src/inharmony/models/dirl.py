@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inharmony.layers import MDA, BFIThree, BFITwo, GGDDecoder
+from inharmony.layers.colour import ColourHead, ColourStream
 from inharmony.models.encoders import create_encoder
 
 
@@ -32,14 +33,17 @@ class DIRL(nn.Module):
         fusion: str = "bfi",
         attention: str = "mda",
         decoder: str = "ggd",
+        colour: str = "none",
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
-        switch the paper's three components off for ablations."""
+        switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
+        stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's."""
         super().__init__()
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
             ("decoder", decoder, ("ggd", "plain")),
+            ("colour", colour, ("none", "stream")),
         ):
             if value not in valid:
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
@@ -64,6 +68,9 @@ class DIRL(nn.Module):
             )
         self.mda = nn.ModuleList(MDA(d) for _ in range(5)) if attention == "mda" else None
         self.decoder = GGDDecoder(d, num_blocks=3) if decoder == "ggd" else PlainDecoder(d, num_blocks=3)
+        if colour == "stream":
+            self.colour_stream = ColourStream(d)
+            self.colour_head = ColourHead(d, d, d)
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
         """Five fused maps F0..F4 (F0 is None when it is not built)."""
@@ -92,6 +99,9 @@ class DIRL(nn.Module):
         logits = self.decoder(list(refined[1:]))
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        if hasattr(self, "colour_stream"):
+            correction = self.colour_head(self.colour_stream(x), refined[2])
+            logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
         return {"logits": logits, "attention": attention}
 
 

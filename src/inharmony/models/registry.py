@@ -84,6 +84,14 @@ register_model(
 )
 
 
+register_model(
+    "dirl_mobilenetv2_colour",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream"},
+    "compact DIRL plus a light relative-colour stream (from scratch, 1/4 resolution) correcting its logits",
+)
+
+
 def _register_baselines() -> None:
     from inharmony.models.baselines import HRNetBaseline, MantraNetLite, SMPBaseline
 
