@@ -79,5 +79,6 @@ def make_synth_dataset(base: Path, n: int, seed: int = 0, photos: int = 5, size=
 
     folder = make_photos(base / "photos", n=photos, size=size)
     args = ["data", "synth", "--photos", str(folder), "--out", str(base / "ds"), "--n", str(n), "--seed", str(seed)]
+    args.append("--legacy")
     assert main(args) == 0
     return base / "ds"

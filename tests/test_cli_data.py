@@ -6,11 +6,10 @@ from fakes import make_fake_iharmony4, make_photos
 from inharmony.cli.main import main
 
 
-def test_data_synth_le50_preview(tmp_path, capsys):
-    photos = make_photos(tmp_path / "photos", n=4)
-    assert (
-        main(["data", "synth", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "8", "--seed", "3"]) == 0
-    )
+def test_data_synth_le50_preview_stats(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos", n=6, noise=4.0)
+    args = ["data", "synth", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "8", "--seed", "3"]
+    assert main([*args, "--test-fraction", "0.5"]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["train"] + counts["test"] == 8
     assert main(["data", "le50", "--root", str(tmp_path / "ds")]) == 0
@@ -18,6 +17,18 @@ def test_data_synth_le50_preview(tmp_path, capsys):
     assert sum(le50["train"].values()) == counts["train"]  # synthetic regions never exceed 50 %
     assert main(["data", "preview", "--root", str(tmp_path / "ds"), "--n", "3", "--out", str(tmp_path / "g.png")]) == 0
     assert Image.open(tmp_path / "g.png").size[0] > 3 * 192
+    capsys.readouterr()
+    assert main(["data", "stats", "--root", str(tmp_path / "ds"), "--out", str(tmp_path / "stats.png")]) == 0
+    table = capsys.readouterr().out
+    assert "| all | iHarmony4 | 8 |" in table and "172" in table
+    assert Image.open(tmp_path / "stats.png").size[0] > 800
+
+
+def test_legacy_generator_still_writes(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos", n=4)
+    assert main(["data", "synth", "--legacy", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "6"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["train"] + counts["test"] == 6
 
 
 def test_data_le50_on_fake_iharmony4(tmp_path, capsys):
@@ -30,7 +41,7 @@ def test_data_errors_are_clear(tmp_path, capsys):
     assert main(["data", "le50", "--root", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
     assert main(["data", "synth", "--photos", str(tmp_path), "--out", str(tmp_path / "o"), "--n", "2"]) == 2
-    assert "no photos" in capsys.readouterr().err
+    assert "no usable photos" in capsys.readouterr().err
 
 
 def test_photos_from_python_packages(tmp_path, capsys):

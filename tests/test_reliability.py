@@ -117,7 +117,7 @@ def test_empty_mask_composite_is_loaded_and_scored(tmp_path):
 
 def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_path):
     photos = make_photos(tmp_path / "photos", n=4, size=(64, 48))
-    assert main(["data", "synth", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "14"]) == 0
+    assert main(["data", "synth", "--legacy", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "14"]) == 0
     args = [
         "train",
         "--model",

