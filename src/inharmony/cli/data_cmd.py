@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--delta-e",
         type=float,
         nargs=2,
-        default=[3.0, 30.0],
+        default=[4.0, 40.0],
         metavar=("MIN", "MAX"),
-        help="visible change: mean ΔE inside the region (default 3 30)",
+        help="visible change: mean ΔE inside the region (default 4 40)",
     )
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")

@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
         "val_length": 200,
         "authentic_share": 0.5,  # synthetic: share of authentic twins (empty masks) among the samples
         "kinds": {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2},  # synthetic: share of each kind of change
-        "delta_e": [3.0, 30.0],  # synthetic: visible change (mean ΔE in the region) at the end of the curriculum
+        "delta_e": [4.0, 40.0],  # synthetic: visible change (mean ΔE in the region) at the end of the curriculum
         "delta_e_start": None,  # synthetic: the range at epoch 0 (e.g. [10, 40]: strong first), reached linearly
         "curriculum_epochs": 0,  # synthetic: epochs over which delta_e_start moves to delta_e
         "test_fraction": 0.1,  # synthetic: share of photos (besides images/test/) kept for validation/test only
@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "epochs": 60,
         "batch_size": 8,
         "lr": 1.0e-4,
+        "new_lr_mult": 1.0,  # learning-rate factor for weights a warm start (model.init) did not provide
         "weight_decay": 1.0e-4,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,

@@ -49,7 +49,7 @@ def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo, gro
     return [g * group + k for g in order for k in range(group)]
 
 
-def warm_start(model: nn.Module, path: str | Path) -> None:
+def warm_start(model: nn.Module, path: str | Path) -> list[str]:
     """Load a model file's weights into ``model`` before training. The architectures must match, except that a
     model with a colour stream may start from the same model without one (the stream then starts from scratch)."""
     from inharmony.checkpoint import read_model_file
@@ -63,6 +63,7 @@ def warm_start(model: nn.Module, path: str | Path) -> None:
             f"{len(new)} missing, {len(unexpected)} unexpected weights (e.g. {(new + unexpected)[:3]})"
         )
     log.info("warm start from %s (%d new weights start from scratch)", path, len(missing))
+    return list(missing)
 
 
 class Trainer:
@@ -74,17 +75,20 @@ class Trainer:
         self.dist, self.device = distributed.setup(t["device"])
         torch.manual_seed(t["seed"])
         self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"])
-        if cfg["model"]["init"]:
-            warm_start(self.model, cfg["model"]["init"])
+        fresh = warm_start(self.model, cfg["model"]["init"]) if cfg["model"]["init"] else []
         self.model = self.model.to(self.device)
         self.train_set, self.val_set = build_datasets(cfg)
         self.criterion = DIRLLoss(
             lambda_att=cfg["loss"]["lambda_att"], ssim=cfg["loss"]["ssim"], iou=cfg["loss"]["iou"]
         )
         # one parameter group: every registered model (DIRL, smp/timm baselines) trains with one learning rate
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"]
-        )
+        # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
+        # fresh (a new branch) may learn faster (train.new_lr_mult)
+        named = dict(self.model.named_parameters())
+        groups = [{"params": [p for k, p in named.items() if k not in fresh], "lr": t["lr"]}]
+        if fresh:
+            groups.append({"params": [p for k, p in named.items() if k in fresh], "lr": t["lr"] * t["new_lr_mult"]})
+        self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
         self.silent_validations = 0

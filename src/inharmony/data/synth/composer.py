@@ -33,7 +33,7 @@ class SynthConfig:
     area: tuple[float, float] = (0.01, 0.5)
     typical_area: tuple[float, float] = (0.05, 0.3)
     typical_share: float = 0.8
-    delta_e: tuple[float, float] = (3.0, 30.0)
+    delta_e: tuple[float, float] = (4.0, 40.0)
     shape_share: float = 0.03
     feather_share: float = 0.5
     jpeg_quality: tuple[int, int] | None = (75, 95)
