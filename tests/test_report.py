@@ -96,6 +96,9 @@ def test_evaluate_command_table_for_models_that_fire_on_everything_or_nothing(re
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "| reference_nothing | real | overall | 3 |" in printed and "false alarms" in printed
+    assert "| model | real AP | swap AP | auth AP |" not in printed  # a set without composites has no AP column
+    assert "| model | real AP | swap AP | authentic area | false alarms | AUROC |" in printed
+    assert "| reference_whole_image | " in printed and "| 100.0 % | 100.0 % | 0.500 |" in printed
     summary = json.loads((out / "results.json").read_text())["summary"]
     get = {(s["model"], s["set"], s["group"]): s for s in summary}
     everything, nothing = get[("reference_whole_image", "all", "overall")], get[("reference_nothing", "all", "overall")]

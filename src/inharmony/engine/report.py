@@ -187,8 +187,23 @@ def _f(value: float, digits: int = 2, pct: bool = False) -> str:
     return f"{100 * value:.1f} %" if pct else f"{value:.{digits}f}"
 
 
+def glance(summary: list[dict]) -> str:
+    """One row per model: each set's overall AP (published protocol) and, over every authentic photo of every set,
+    the median predicted area, the false-alarm rate and the AUROC of all composites against them."""
+    sets = list(dict.fromkeys(s["set"] for s in summary if s["set"] != "all" and s["group"] == "overall" and s["n"]))
+    head = "| model | " + " | ".join(f"{x} AP" for x in sets) + " | authentic area | false alarms | AUROC |"
+    lines = [head, "|---|" + "---:|" * (len(sets) + 3)]
+    by = {(s["model"], s["set"], s["group"]): s for s in summary}
+    for model in dict.fromkeys(s["model"] for s in summary):
+        cells = [_f(by[(model, x, "overall")]["AP"]) if (model, x, "overall") in by else "–" for x in sets]
+        a = by.get((model, "all", "overall"))
+        tail = [_f(a["area_authentic"], pct=True), _f(a["false_alarm"], pct=True), _f(a["AUROC"], 3)] if a else []
+        lines.append(f"| {model} | " + " | ".join(cells + tail) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(summary: list[dict], groups: bool = True) -> str:
-    """Two markdown tables: localisation on composites, and the authentic-photo figures."""
+    """Three markdown tables: each model at a glance, localisation on composites, and the authentic-photo figures."""
     loc = [
         "| model | set | group | n | AP | F1 | IoU | F1 plain | IoU plain | area (composites) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -197,8 +212,13 @@ def markdown(summary: list[dict], groups: bool = True) -> str:
         "| model | set | authentic photos | median area | median max p | false alarms (score > 0.5) | AUROC |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    groups_in = defaultdict(int)  # a set with a single group: its group row would repeat the overall row
     for s in summary:
-        if s["n"] and (groups or s["group"] == "overall") and s["set"] != "all":
+        if s["group"] != "overall" and s["n"]:
+            groups_in[(s["model"], s["set"])] += 1
+    for s in summary:
+        single = s["group"] != "overall" and groups_in[(s["model"], s["set"])] < 2
+        if s["n"] and (groups or s["group"] == "overall") and s["set"] != "all" and not single:
             loc.append(
                 f"| {s['model']} | {s['set']} | {s['group']} | {s['n']} | {_f(s['AP'])} | {_f(s['F1'], 4)} | "
                 f"{_f(s['IoU'])} | {_f(s['F1_plain'], 4)} | {_f(s['IoU_plain'])} | "
@@ -209,7 +229,7 @@ def markdown(summary: list[dict], groups: bool = True) -> str:
                 f"| {s['model']} | {s['set']} | {s['n_authentic']} | {_f(s['area_authentic'], pct=True)} | "
                 f"{_f(s['max_p_authentic'], 3)} | {_f(s['false_alarm'], pct=True)} | {_f(s['AUROC'], 3)} |"
             )
-    return "\n".join(loc) + "\n\n" + "\n".join(auth) + "\n"
+    return glance(summary) + "\n" + "\n".join(loc) + "\n\n" + "\n".join(auth) + "\n"
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
