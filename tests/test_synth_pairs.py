@@ -196,3 +196,28 @@ def test_shared_photo_corpus_index():
     assert report["found"] == 1500 and report["kept"] > 1400
     assert sum(bool(p.segments) for p in photos) > 400
     assert all(p.split == "test" for p in photos if "/images/test/" in p.path.as_posix())
+
+
+def test_object_maps_give_object_regions(tmp_path):
+    from inharmony.data.synth.objects import object_labels
+
+    folder = make_photos(tmp_path / "p", n=3, size=(96, 72))
+    prob = np.zeros((72, 96), np.float32)
+    prob[20:50, 30:70] = 0.9  # 17 % of the image
+    prob[0:2, 0:2] = 0.9  # a speck below min_area: background
+    labels = object_labels(prob)
+    assert set(np.unique(labels)) == {1, 2} and (labels == 2).sum() == 30 * 40
+    image = np.asarray(Image.open(sorted(folder.iterdir())[0]).convert("RGB"))
+    snapped = object_labels(prob, image=image)
+    assert 0.05 < (snapped == 2).mean() < 0.4
+    (tmp_path / "obj").mkdir()
+    for p in sorted(folder.iterdir()):
+        Image.fromarray(labels).save(tmp_path / "obj" / f"{p.stem}.png")
+    photos, report = index_photos(folder, test_fraction=0.0, objects=tmp_path / "obj")
+    assert report["object_maps"] == 3 and all(p.objects is not None for p in photos)
+    cfg = SynthConfig(object_share=1.0, shape_share=0.0)
+    ds = SyntheticPairs(photos, 8, size=None, train=False, cfg=cfg)
+    for p in range(3):
+        pair, _ = ds.pair(p)
+        assert pair.info["region_source"] == "object"
+        assert np.array_equal(pair.mask > 0, labels == 2)

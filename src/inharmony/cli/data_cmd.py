@@ -45,10 +45,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar=("MIN", "MAX"),
         help="visible change: mean ΔE inside the region (default 4 40)",
     )
+    p.add_argument("--objects", help="folder of object maps ('inharmony data objects') for photos without segments")
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
     p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
     p.set_defaults(handler=run_synth)
+
+    p = data.add_parser("objects", help="object maps from a salient-object model, for photos without segmentations")
+    p.add_argument("--photos", required=True, help="folder of photos (as for 'data synth')")
+    p.add_argument("--out", required=True, help="folder of object maps, mirroring the photo folder")
+    p.add_argument("--model", default="default", help="a model that marks salient objects (default: shipped v1)")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.set_defaults(handler=run_objects)
 
     p = data.add_parser("stats", help="distribution of the change in a synthetic set, beside iHarmony4's")
     p.add_argument("--root", required=True, help="a root written by 'inharmony data synth' (with manifest.csv)")
@@ -106,8 +114,19 @@ def run_synth(args: argparse.Namespace) -> int:
             test_fraction=0.1 if args.test_fraction is None else args.test_fraction,
             subset=args.subset,
             cfg=SynthConfig(delta_e=tuple(args.delta_e)),
+            objects=args.objects,
             progress=partial(progress, desc="composites"),
         )
+    print(json.dumps(counts))
+    return 0
+
+
+def run_objects(args: argparse.Namespace) -> int:
+    from inharmony.data.synth.objects import write_object_maps
+
+    counts = write_object_maps(
+        args.photos, args.out, args.model, args.threshold, progress=partial(progress, desc="object maps")
+    )
     print(json.dumps(counts))
     return 0
 

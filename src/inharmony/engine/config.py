@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "curriculum_epochs": 0,  # synthetic: epochs over which delta_e_start moves to delta_e
         "test_fraction": 0.1,  # synthetic: share of photos (besides images/test/) kept for validation/test only
         "max_side": 512,  # synthetic: photos are decoded once at this long side
+        "objects": None,  # synthetic: object maps ('inharmony data objects') for photos without segmentations
     },
     "train": {
         "epochs": 60,

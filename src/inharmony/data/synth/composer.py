@@ -27,7 +27,8 @@ MAX_GAIN = 3.0  # a drawn change may be extrapolated up to this factor to reach 
 class SynthConfig:
     """Rules of the generator. ``kinds``: share of each kind of change; ``area``: region area bounds (le50);
     ``typical_area``: where most regions fall; ``delta_e``: the visible change range (min, max mean ΔE);
-    ``shape_share``: share of geometric shapes instead of real segments; ``jpeg_quality``: (min, max) or None."""
+    ``shape_share``: share of geometric shapes instead of real segments; ``object_share``: share of object-map
+    regions for photos without human segments; ``jpeg_quality``: (min, max) or None."""
 
     kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
     area: tuple[float, float] = (0.01, 0.5)
@@ -35,6 +36,7 @@ class SynthConfig:
     typical_share: float = 0.8
     delta_e: tuple[float, float] = (4.0, 40.0)
     shape_share: float = 0.03
+    object_share: float = 0.5
     feather_share: float = 0.5
     jpeg_quality: tuple[int, int] | None = (75, 95)
     tries: int = 6
@@ -93,13 +95,21 @@ def human_region(maps: list[np.ndarray], rng: np.random.Generator, cfg: SynthCon
 
 
 def pick_region(
-    image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, cfg: SynthConfig
+    image: np.ndarray,
+    maps: list[np.ndarray],
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    objects: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, str]:
-    """A bool H×W region within ``cfg.area`` and where it came from (``human``, ``felzenszwalb``, ``shape``)."""
+    """A bool H×W region within ``cfg.area`` and where it came from (``human``, ``object``, ``felzenszwalb``,
+    ``shape``). Without human maps, an object map (when given) is used ``cfg.object_share`` of the time."""
     h, w = image.shape[:2]
     if rng.random() >= cfg.shape_share:
+        use_objects = bool(objects) and not maps and rng.random() < cfg.object_share
         for _ in range(4):
-            if maps:
+            if use_objects:
+                mask, source = human_region(objects, rng, cfg), "object"
+            elif maps:
                 mask, source = human_region(maps, rng, cfg), "human"
             else:
                 mask, source = segment_region(image, rng, target_area(rng, cfg), work_side=128), "felzenszwalb"
@@ -144,16 +154,17 @@ def make_pair(
     maps: list[np.ndarray] | None = None,
     reference: np.ndarray | None = None,
     cfg: SynthConfig | None = None,
+    objects: list[np.ndarray] | None = None,
 ) -> Pair:
     """Composite + authentic twin from an H×W×3 uint8 photo crop.
 
     ``maps``: human label maps of the crop (H×W ints) or none (regions then come from Felzenszwalb segments);
     ``reference``: N×3 pixels in [0, 1] of another photo's region, needed by the ``transfer`` kind (without it a
-    ``retouch`` is made instead).
+    ``retouch`` is made instead); ``objects``: object maps of the crop, for photos without human maps.
     """
     cfg = cfg or SynthConfig()
     img = image.astype(np.float64) / 255.0
-    region, source = pick_region(image, maps or [], rng, cfg)
+    region, source = pick_region(image, maps or [], rng, cfg, objects)
     alpha = feather(region, rng) if rng.random() < cfg.feather_share else region.astype(np.float32)
     touched = alpha > 0
     names = list(cfg.kinds)

@@ -30,11 +30,13 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class Photo:
-    """One photo: its file, its split (``train``/``test``) and the label-map files of its human segmentations."""
+    """One photo: its file, its split (``train``/``test``), the label-map files of its human segmentations and, for
+    photos without any, an optional object map computed by a model."""
 
     path: Path
     split: str
     segments: tuple[Path, ...] = field(default=())
+    objects: Path | None = None  # a computed object map (``inharmony data objects``) for photos without segments
 
 
 def photo_stats(img: Image.Image) -> dict[str, float]:
@@ -78,9 +80,12 @@ def segment_files(path: Path) -> tuple[Path, ...]:
 
 
 def index_photos(
-    folder: str | Path, test_fraction: float = 0.1, filter_photos: bool = True
+    folder: str | Path, test_fraction: float = 0.1, filter_photos: bool = True, objects: str | Path | None = None
 ) -> tuple[list[Photo], dict]:
     """All usable photos under ``folder`` and a report ``{"found", "kept", "not_photo", "duplicate", "unreadable"}``.
+
+    ``objects``: a folder of object maps mirroring ``folder`` (``<objects>/<relative path>.png``, written by
+    ``inharmony data objects``), used for photos that have no human segmentation.
 
     Raises ``FileNotFoundError`` naming the folder when it is missing or holds no photo.
     """
@@ -110,8 +115,11 @@ def index_photos(
         seen.add(key)
         rel = path.relative_to(folder).as_posix()
         split = "test" if is_test_photo(rel, test_fraction) else "train"
-        photos.append(Photo(path, split, segment_files(path)))
+        segments = segment_files(path)
+        obj = Path(objects) / Path(rel).with_suffix(".png") if objects is not None and not segments else None
+        photos.append(Photo(path, split, segments, obj if obj is not None and obj.is_file() else None))
     report["kept"] = len(photos)
+    report["object_maps"] = sum(p.objects is not None for p in photos)
     report["test"] = sum(p.split == "test" for p in photos)
     if not photos:
         raise FileNotFoundError(f"no usable photos ({', '.join(PHOTO_SUFFIXES)}) under {folder}")
@@ -127,10 +135,11 @@ def load_photo(path: Path, max_side: int) -> np.ndarray:
     return np.asarray(img)
 
 
-def load_segments(photo: Photo, shape: tuple[int, int]) -> list[np.ndarray]:
-    """The photo's label maps (H×W int32) at ``shape``; unreadable or mis-sized files are skipped with a warning."""
+def load_segments(photo: Photo, shape: tuple[int, int], objects: bool = False) -> list[np.ndarray]:
+    """The photo's human label maps (or, with ``objects``, its object map) as H×W int32 at ``shape``; unreadable
+    files and files that are not label maps are skipped with a warning."""
     maps = []
-    for path in photo.segments:
+    for path in ([photo.objects] if photo.objects else []) if objects else photo.segments:
         try:
             img = Image.open(path)
             img.load()

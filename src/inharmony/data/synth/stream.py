@@ -45,12 +45,14 @@ class PhotoCache:
 
     def __init__(self, photos: list[Photo], max_side: int = 512) -> None:
         self.photos, self.max_side = photos, max_side
-        self._cache: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
+        self._cache: dict[int, tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] = {}
 
-    def __getitem__(self, j: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    def __getitem__(self, j: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """(image, human label maps, object maps) of photo ``j``."""
         if j not in self._cache:
             image = load_photo(self.photos[j].path, self.max_side)
-            self._cache[j] = (image, load_segments(self.photos[j], image.shape[:2]))
+            shape = image.shape[:2]
+            self._cache[j] = (image, load_segments(self.photos[j], shape), load_segments(self.photos[j], shape, True))
         return self._cache[j]
 
 
@@ -125,13 +127,15 @@ class SyntheticPairs(Dataset):
         for _ in range(len(self.photos)):
             j, k = int(rng.integers(len(self.photos))), int(rng.integers(len(self.photos)))
             try:
-                image, maps = view(*self.cache[j], self.size, rng if self.train else None)
-                ref_image, ref_maps = self.cache[k]
+                photo, human, objects = self.cache[j]
+                image, maps = view(photo, human + objects, self.size, rng if self.train else None)
+                maps, objects = maps[: len(human)], maps[len(human) :]
+                ref_image, ref_maps, _ = self.cache[k]
             except ImageReadError as exc:  # a broken photo costs one draw, never the run
                 log.warning("photo skipped: %s", exc)
                 continue
             reference = region_pixels(ref_image, ref_maps, rng) if k != j else None
-            result = (make_pair(image, rng, maps, reference, self.config_at(key[0])), j)
+            result = (make_pair(image, rng, maps, reference, self.config_at(key[0]), objects), j)
             self._last = (key, result)
             return result
         raise ImageReadError("no readable photo among the synthetic data's photos")
@@ -168,7 +172,7 @@ def build_synthetic(
 ) -> tuple[SyntheticPairs, SyntheticPairs]:
     """Train and validation streams over the train and test photos of ``photos_dir``."""
     test_fraction = kwargs.pop("test_fraction", 0.1)
-    photos, report = index_photos(photos_dir, test_fraction)
+    photos, report = index_photos(photos_dir, test_fraction, objects=kwargs.pop("objects", None))
     log.info("photos under %s: %s", photos_dir, report)
     train = [p for p in photos if p.split == "train"]
     test = [p for p in photos if p.split == "test"] or train
@@ -213,13 +217,14 @@ def write_pairs(
     subset: str = "Synthetic",
     cfg: SynthConfig | None = None,
     progress=None,
+    objects: str | Path | None = None,
 ) -> dict[str, int]:
     """Write ``n`` composites with their authentic twins (whole photos, long side ≤ ``max_side``) under
     ``out/<subset>/`` in the iHarmony4 layout (the twin is the pair's real image), with list files per split and
     ``out/manifest.csv`` (kind, method, region source, measured change). Pair ``i`` depends only on
     ``(seed, i)``; half the pairs come from test photos, half from train photos, so both splits are covered."""
     out = Path(out)
-    photos, report = index_photos(photos_dir, test_fraction)
+    photos, report = index_photos(photos_dir, test_fraction, objects=objects)
     by_split = {s: [p for p in photos if p.split == s] for s in ("train", "test")}
     streams = {
         s: SyntheticPairs(ps, 2, None, train=False, seed=seed, authentic_share=0.5, cfg=cfg, max_side=max_side)
