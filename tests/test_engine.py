@@ -96,6 +96,15 @@ def test_resume_continues_exactly(synth_root, tmp_path, capsys):
         assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-6), key
 
 
+def test_time_budget_stops_a_chunk_that_the_next_call_resumes(synth_root, tmp_path, capsys):
+    common = [*TINY, "--root", str(synth_root), "--epochs", "2", "--out", str(tmp_path / "c")]
+    first = train([*common, "--set", "train.max_minutes=0.00001"], capsys)  # stops after its first step
+    state = torch.load(Path(first["run_dir"]) / "last.pt", weights_only=True)
+    assert state["global_step"] == 1
+    train(["--resume", first["run_dir"], "--set", "train.max_minutes=0.00001"], capsys)
+    assert torch.load(Path(first["run_dir"]) / "last.pt", weights_only=True)["global_step"] == 2
+
+
 def test_nan_loss_stops_with_a_clear_message(synth_root, tmp_path):
     cfg = load_config(
         None,

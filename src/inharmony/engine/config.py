@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "seed": 42,
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)
         "max_steps": None,  # stop after this many optimiser steps (smoke tests)
+        "max_minutes": None,  # stop (state saved, resumable) after this many minutes of this call: chunked runs
         "checkpoint_every": 200,  # also save mid-epoch every N steps
         "log_every": 50,  # log a line every N steps when no progress bar is shown (not a terminal)
         "collapse_patience": 2,  # stop when composites get empty predictions this many validations in a row

@@ -258,10 +258,17 @@ class Trainer:
                     self.writer.add_scalar(k, v, row["epoch"])
 
     def fit(self, resume: bool = False) -> dict:
-        """Train to ``train.epochs`` (or ``train.max_steps``); returns the last validation summary."""
+        """Train to ``train.epochs`` (or ``train.max_steps``, or for ``train.max_minutes`` of this call: a chunk of a
+        long run, resumed by the next call); returns the last validation summary."""
         from inharmony.cli.progress import progress
 
         t = self.cfg["train"]
+        began = time.perf_counter()
+
+        def out_of_budget() -> bool:
+            steps = bool(t["max_steps"] and self.global_step >= t["max_steps"])
+            return steps or bool(t["max_minutes"] and time.perf_counter() - began >= 60 * t["max_minutes"])
+
         if resume:
             self.load_state()
         last_val: dict = {}
@@ -293,7 +300,7 @@ class Trainer:
                         )
                     if t["checkpoint_every"] and self.global_step % t["checkpoint_every"] == 0:
                         self.save_state()
-                    if t["max_steps"] and self.global_step >= t["max_steps"]:
+                    if out_of_budget():
                         break
                 finished_epoch = self.step_in_epoch >= len(self.train_set) // (t["batch_size"] * self.dist.world_size)
                 row = {"epoch": self.epoch + 1, "step": self.global_step, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -302,7 +309,7 @@ class Trainer:
                 row["images_per_s"] = round(
                     count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start), 2
                 )
-                stop = bool(t["max_steps"] and self.global_step >= t["max_steps"])
+                stop = out_of_budget()
                 if finished_epoch:
                     with warnings.catch_warnings():
                         # a run resumed exactly at an epoch's end steps the restored scheduler before this
