@@ -22,6 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=run_le50)
 
+    p = data.add_parser("check", help="open every composite, mask and real image of a dataset; report each problem")
+    p.add_argument("--root", required=True, help="iHarmony4-layout dataset root")
+    p.add_argument("--split", default="all", choices=["train", "test", "all"])
+    p.add_argument("--list", dest="list_file", help="root-relative list file instead of the split lists")
+    p.add_argument("--out", help="CSV report to write (name, file, problem)")
+    p.add_argument("--workers", type=int, default=4, help="threads")
+    p.set_defaults(handler=run_check)
+
     p = data.add_parser(
         "synth",
         help="write composites with authentic twins (real regions of real photos) in the iHarmony4 layout",
@@ -83,6 +91,30 @@ def run_le50(args: argparse.Namespace) -> int:
     counts = build_le50(args.root, args.out, args.val_fraction, args.seed, progress=partial(progress, desc="masks"))
     print(json.dumps(counts, indent=2))
     return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    import csv
+
+    from inharmony.data.check import check_dataset
+    from inharmony.data.iharmony4 import make_iharmony4_dataset
+    from inharmony.fileio import atomic_path
+
+    splits = ["train", "test"] if args.split == "all" and not args.list_file else [args.split]
+    samples = []
+    for split in splits:
+        samples += make_iharmony4_dataset(args.root, split, list_file=args.list_file, check_files=False)
+    problems = check_dataset(samples, args.workers, progress=partial(progress, desc="check"))
+    for p in problems:
+        print(f"{p['file']}: {p['problem']}")
+    if args.out:
+        with atomic_path(args.out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["name", "file", "problem"])
+            writer.writeheader()
+            writer.writerows(problems)
+    bad = len({p["name"] for p in problems})
+    print(f"{len(samples)} samples checked: {bad} with problems ({len(problems)} problems)")
+    return 1 if problems else 0
 
 
 def run_synth(args: argparse.Namespace) -> int:

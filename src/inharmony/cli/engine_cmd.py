@@ -162,7 +162,9 @@ def run_train(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, run_dir)
     summary = trainer.fit(resume=bool(args.resume))
     if info.is_main:
-        print(json.dumps({"run_dir": str(run_dir), "val": summary, "best": str(run_dir / "best.safetensors")}))
+        result = {"run_dir": str(run_dir), "val": summary, "best": str(run_dir / "best.safetensors")}
+        result["skipped"] = trainer.skipped  # unreadable samples (name → error), each replaced by the next one
+        print(json.dumps(result))
     distributed.teardown(info)
     return 0
 

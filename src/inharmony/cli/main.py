@@ -14,6 +14,15 @@ class CommandError(Exception):
     """A user-facing failure: printed without a traceback, exit status 2."""
 
 
+def is_expected(exc: BaseException) -> bool:
+    """Failures a user can act on from one line: bad input, missing files, a full disk, a stopped run."""
+    if type(exc).__name__ == "TrainingError":  # inharmony.engine.trainer, not imported here (it needs torch)
+        return True
+    return isinstance(exc, (FileNotFoundError, ValueError, CommandError, PermissionError)) or (
+        isinstance(exc, OSError) and exc.errno is not None
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inharmony", description="Find the inharmonious region of a composite photo (DIRL, ICME 2021)."
@@ -32,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return int(args.handler(args) or 0)
-    except (FileNotFoundError, ValueError, CommandError) as exc:
+    except Exception as exc:  # noqa: BLE001 - expected failures get one line; -v shows the traceback
+        if args.verbose or not is_expected(exc):
+            raise
         print(f"inharmony {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

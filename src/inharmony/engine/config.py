@@ -46,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
         "val_every": 3,
         "val_every_early": 5,  # before the first milestone, as the reference
         "validate": True,  # false: never validate (no best.safetensors), e.g. when the caller evaluates itself
-        "workers": 4,
+        "workers": "auto",  # data loader processes: "auto" = one per core beyond the first (at most 4), or a number
+        "max_bad_share": 0.01,  # stop when more than this share of an epoch's samples cannot be read
         "seed": 42,
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)
         "max_steps": None,  # stop after this many optimiser steps (smoke tests)

@@ -13,9 +13,11 @@ def split_train_val(cfg: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
     data = cfg["data"]
     if not data["root"]:
         raise ValueError("config data.root is not set (a dataset root in the iHarmony4 layout)")
-    train = make_iharmony4_dataset(data["root"], "train", list_file=data["train_list"], subsets=data["subsets"])
+    # missing files are not fatal here: the dataset skips unreadable samples and the trainer counts them
+    kw = {"subsets": data["subsets"], "check_files": False}
+    train = make_iharmony4_dataset(data["root"], "train", list_file=data["train_list"], **kw)
     if data["val_list"]:
-        val = make_iharmony4_dataset(data["root"], "train", list_file=data["val_list"], subsets=data["subsets"])
+        val = make_iharmony4_dataset(data["root"], "train", list_file=data["val_list"], **kw)
         overlap = {s.name for s in val} & {s.name for s in train}
         if overlap:
             raise ValueError(f"{len(overlap)} validation entries are also in the training list, e.g. {min(overlap)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import warnings
 from contextlib import nullcontext
@@ -47,6 +48,13 @@ def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo, gro
     else:
         order = torch.randperm(groups, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
     return [g * group + k for g in order for k in range(group)]
+
+
+def loader_workers(setting: int | str) -> int:
+    """``train.workers``: a number, or ``"auto"``: one per core beyond the first (the main process trains), ≤ 4."""
+    if setting == "auto":
+        return max(0, min(4, (os.cpu_count() or 1) - 1))
+    return int(setting)
 
 
 def warm_start(model: nn.Module, path: str | Path) -> list[str]:
@@ -92,6 +100,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
         self.silent_validations = 0
+        self.skipped: dict[str, str] = {}  # sample name → error, over the whole run
         amp = t["amp"] and self.device.type == "cuda"
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -129,8 +138,14 @@ class Trainer:
             "best_iou": self.best_iou,
             "scaler": self.scaler.state_dict() if self.scaler else None,
         }
-        with atomic_path(self.state_path) as tmp:
-            torch.save(state, tmp)
+        try:
+            with atomic_path(self.state_path) as tmp:
+                torch.save(state, tmp)
+        except OSError as exc:  # e.g. a full disk: the atomic write leaves the previous state as it was
+            raise TrainingError(
+                f"could not write the checkpoint {self.state_path} ({exc}); the previous one is intact: free space "
+                f"and continue with --resume {self.run_dir}"
+            ) from exc
 
     def load_state(self) -> None:
         try:
@@ -163,7 +178,7 @@ class Trainer:
             batch_size=t["batch_size"],
             sampler=indices,
             drop_last=True,
-            num_workers=t["workers"],
+            num_workers=loader_workers(t["workers"]),
             pin_memory=self.device.type == "cuda",
         )
 
@@ -280,7 +295,13 @@ class Trainer:
                 bar = progress(
                     loader, desc=f"epoch {self.epoch + 1}/{t['epochs']}", disable=not self.dist.is_main or None
                 )
+                skips = 0
                 for batch in bar:
+                    for note in batch.get("skipped", []):
+                        if note:
+                            skips += 1
+                            name, _, error = note.partition(": ")
+                            self.skipped[name] = error
                     losses = self.train_step(batch)
                     self.global_step += 1
                     self.step_in_epoch += 1
@@ -305,6 +326,15 @@ class Trainer:
                 finished_epoch = self.step_in_epoch >= len(self.train_set) // (t["batch_size"] * self.dist.world_size)
                 row = {"epoch": self.epoch + 1, "step": self.global_step, "lr": self.optimizer.param_groups[0]["lr"]}
                 row["samples_seen"] = self.global_step * t["batch_size"] * self.dist.world_size
+                row["skipped"] = skips
+                if skips > t["max_bad_share"] * max(1, count * t["batch_size"]):
+                    self.save_state()
+                    raise TrainingError(
+                        f"{skips} of {count * t['batch_size']} samples of epoch {self.epoch + 1} could not be read "
+                        f"(more than train.max_bad_share = {t['max_bad_share']}), e.g. "
+                        + "; ".join(f"{k}: {v}" for k, v in list(self.skipped.items())[:3])
+                        + " (run 'inharmony data check' on the dataset)"
+                    )
                 row.update({k: round(v / max(count, 1), 5) for k, v in sums.items()})
                 row["images_per_s"] = round(
                     count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start), 2
