@@ -131,3 +131,16 @@ def test_expected_errors_are_one_clear_line(argv, tmp_path, capsys, monkeypatch)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"inharmony {argv[0]}: error: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_a_command_needing_an_extra_says_which(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None; from inharmony.cli.main import main;"
+        "sys.exit(main(['train', '--model', 'dirl_mobilenetv2', '--root', 'missing']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-1000:]
+    assert "pip install 'inharmony[train]'" in done.stderr and "Traceback" not in done.stderr

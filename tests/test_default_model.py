@@ -58,3 +58,38 @@ def test_default_model_beats_the_references_on_strong_shifts(composites):
     best_ref_ap = max(r["ap"] for r in refs.values())
     assert ours["ap"] > best_ref_ap + 0.10
     assert ours["iou"] > max(r["iou"] for r in refs.values())
+
+
+def test_shipped_model_predicts_without_torch(tmp_path):
+    """The core install's path: predict (CLI) and the web app with the shipped model never import torch."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (120, 30, 30)).save(tmp_path / "x.jpg")
+    code = (
+        "import sys; from inharmony.cli.main import main;"
+        f"rc = main(['predict', {str(tmp_path / 'x.jpg')!r}, '--out', {str(tmp_path / 'out')!r}, '--workers', '0']);"
+        "from fastapi.testclient import TestClient; from inharmony.web.app import create_app;"
+        "c = TestClient(create_app()).__enter__();"
+        f"r = c.post('/v1/localize', files={{'image': open({str(tmp_path / 'x.jpg')!r}, 'rb')}});"
+        "assert r.status_code == 200, r.text; assert 'score' in r.json();"
+        "assert rc == 0 and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:5]"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "summary.csv").is_file()
+
+
+def test_shipped_onnx_matches_the_shipped_weights():
+    import numpy as np
+
+    from inharmony.inference import Predictor
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    onnx = Predictor.from_checkpoint("default")
+    torch_ = Predictor.from_checkpoint("default", backend="torch")
+    assert onnx.backend == "onnxruntime" and torch_.backend == "torch" and onnx.size == torch_.size
+    assert np.abs(onnx.predict(image).probability - torch_.predict(image).probability).max() <= 1e-3

@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="network resolution (default: each model's training size)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto", help="see 'predict --help'")
     p.add_argument("--swap-n", type=int, default=100, help="region-swap composites to make per swap set")
     p.add_argument("--seed", type=int, default=0, help="seed of the region-swap probe")
     p.add_argument("--no-groups", action="store_true", help="table with each set's overall row only")
@@ -76,6 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="decoding threads (0: decode in the main thread)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-pixels", type=int, help="refuse larger images (default 100 M pixels)")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="auto: shipped models on ONNX Runtime (fast start, no torch), files by their suffix",
+    )
+    p.add_argument("--json", action="store_true", help="also print one JSON line per image (verdict, score, box)")
     p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -195,7 +203,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise ValueError(f"set {eval_set.name!r} has no images")
     rows, sizes = [], {}
     for source in args.models or ["default"]:
-        predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size)
+        predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size, backend=args.backend)
         label = model_label(source)
         sizes[label] = predictor.size
         rows += evaluate_sets(predictor, label, sets, args.batch_size, progress=progress)
@@ -242,7 +250,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob")
     kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
     kwargs.update(half=args.half, channels_last=args.channels_last, compile=args.compile)
-    predictor = Predictor.from_checkpoint(args.model, device=args.device, **kwargs)
+    predictor = Predictor.from_checkpoint(args.model, device=args.device, backend=args.backend, **kwargs)
     files, failures = expand_inputs(args.inputs)
     stems = dict(zip(map(str, files), output_stems(files)))
     out = Path(args.out)
@@ -306,7 +314,11 @@ def run_predict(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         preds = predictor.predict_batch(np.stack([r["array"] for r in good]), [r["size"] for r in good])
         ms = 1000 * (time.perf_counter() - start) / len(good)
-        table.extend(summary_row(r["path"], pred, ms=ms) for r, pred in zip(good, preds))
+        rows = [summary_row(r["path"], pred, ms=ms) for r, pred in zip(good, preds)]
+        table.extend(rows)
+        if args.json:
+            for row in rows:
+                print(json.dumps({k: v for k, v in row.items() if k != "error"}), flush=True)
         for record, pred in zip(good, preds):  # encode and write in threads while the next batch runs
             pending.append(writers.submit(write_outputs, stems[record["path"]], record, pred))
         pending = [f for f in pending if not f.done() or f.result()]  # drop finished ones, surface errors
@@ -337,7 +349,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"the web app needs its extra: pip install 'inharmony[web]' ({exc})") from exc
     from inharmony.inference.predictor import shipped_models
 
-    models = {k: str(v) for k, v in shipped_models().items()}
+    models = {k: k for k in shipped_models()}  # by name: Predictor picks ONNX Runtime when the graph ships
     default = "default" if "default" in models else None
     for i, item in enumerate(args.model):
         name, _, path = item.rpartition("=")

@@ -14,6 +14,28 @@ class CommandError(Exception):
     """A user-facing failure: printed without a traceback, exit status 2."""
 
 
+EXTRAS = {
+    "train": (
+        "torch",
+        "torchvision",
+        "safetensors",
+        "kornia",
+        "skimage",
+        "scipy",
+        "segmentation_models_pytorch",
+        "timm",
+    ),
+    "onnx": ("onnx", "onnxscript"),
+    "plots": ("matplotlib",),
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The optional extra that provides the missing module, or None for any other module."""
+    root = (exc.name or "").split(".")[0]
+    return next((extra for extra, modules in EXTRAS.items() if root in modules), None)
+
+
 def is_expected(exc: BaseException) -> bool:
     """Failures a user can act on from one line: bad input, missing files, a full disk, a stopped run."""
     if type(exc).__name__ == "TrainingError":  # inharmony.engine.trainer, not imported here (it needs torch)
@@ -41,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return int(args.handler(args) or 0)
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if args.verbose or extra is None:
+            raise
+        print(
+            f"inharmony {args.command}: error: this needs {exc.name!r}: pip install 'inharmony[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as exc:  # noqa: BLE001 - expected failures get one line; -v shows the traceback
         if args.verbose or not is_expected(exc):
             raise

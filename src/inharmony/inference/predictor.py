@@ -27,14 +27,38 @@ _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1) * 255.
 ImageLike = str | Path | bytes | Image.Image | np.ndarray
 
 
-def shipped_models() -> dict[str, Path]:
-    """Model files that ship inside the package, by name (file stem)."""
-    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+BACKENDS = ("auto", "torch", "onnx")
 
 
-def resolve_model_path(source: str | Path = DEFAULT_MODEL) -> Path:
-    """A shipped model name (``"default"``) or a path to a ``.safetensors`` model file."""
-    shipped = shipped_models()
+def shipped_models(backend: str = "torch") -> dict[str, Path]:
+    """Model files that ship inside the package, by name (file stem): ``.safetensors`` weights for the torch
+    backend, ``.onnx`` graphs for ONNX Runtime."""
+    suffix = ".onnx" if backend == "onnx" else ".safetensors"
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob(f"*{suffix}"))}
+
+
+def onnxruntime_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def pick_backend(source: str | Path, backend: str = "auto") -> str:
+    """``auto``: a shipped model runs on ONNX Runtime when its graph ships and onnxruntime is installed (fast start,
+    no torch), else on torch; a file runs on what its suffix says."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if str(source).endswith(".onnx"):
+        return "onnx"
+    if backend != "auto":
+        return backend
+    shipped = str(source) in shipped_models("onnx") and onnxruntime_available()
+    return "onnx" if shipped else "torch"
+
+
+def resolve_model_path(source: str | Path = DEFAULT_MODEL, backend: str = "torch") -> Path:
+    """A shipped model name (``"default"``) or a path to a model file (``.safetensors``, or ``.onnx``)."""
+    shipped = shipped_models(backend)
     if str(source) in shipped:
         return shipped[str(source)]
     path = Path(source)
@@ -163,14 +187,22 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, source: str | Path = DEFAULT_MODEL, device: Any = "auto", size: int | None = None, **kwargs
+        cls,
+        source: str | Path = DEFAULT_MODEL,
+        device: Any = "auto",
+        size: int | None = None,
+        backend: str = "auto",
+        **kwargs,
     ) -> Predictor:
         """Load a shipped model by name, a model file or an ``.onnx`` export; ``size`` defaults to the size it
-        was trained (or exported) at."""
-        if str(source).endswith(".onnx"):  # ONNX Runtime: no torch import on this path
+        was trained (or exported) at. ``backend``: ``auto`` (shipped models on ONNX Runtime when their graph
+        ships, see :func:`pick_backend`), ``torch`` or ``onnx``."""
+        torch_only = any(kwargs.get(k) for k in ("half", "channels_last", "compile"))
+        chosen = pick_backend(source, "torch" if torch_only and backend == "auto" else backend)
+        if chosen == "onnx":  # ONNX Runtime: no torch import on this path
             from inharmony.inference.onnx_session import OnnxSession
 
-            model = OnnxSession(source)
+            model = OnnxSession(resolve_model_path(source, "onnx"))
             return cls(model, size=size or model.input_size, device="cpu", **kwargs)
         if str(source).startswith("reference_"):
             from inharmony.models import create_model, list_models

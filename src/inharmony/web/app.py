@@ -101,7 +101,7 @@ def create_app(
     timeout_s: float = 120.0,
 ) -> FastAPI:
     """Build the app; ``models`` maps names to model files (default: the shipped models)."""
-    sources = dict(models) if models is not None else {k: str(v) for k, v in shipped_models().items()}
+    sources = dict(models) if models is not None else {k: k for k in shipped_models()}
     table = ModelTable(
         sources, default or ("default" if "default" in sources else next(iter(sources), "")), device, max_pixels
     )
