@@ -122,10 +122,20 @@ class Prediction:
         return ((self.probability > threshold) * 255).astype(np.uint8)
 
     def summary(self, threshold: float = 0.5) -> dict:
-        """Image-level verdict and score, region fraction and bounding box ``[x0, y0, x1, y1]`` (None if empty)."""
-        region = self.mask(threshold) > 0
+        """Image-level verdict and score, region fraction and bounding box ``[x0, y0, x1, y1]`` in the image's
+        pixels (None if empty). Fraction and box are measured on the network-resolution map (cheap for any image
+        size), the box scaled to the image."""
+        region = self.low > threshold if self.verdict(threshold) else np.zeros(self.low.shape, bool)
         ys, xs = np.nonzero(region)
-        box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+        box = None
+        if len(xs):
+            (h, w), (lh, lw) = self.size, self.low.shape
+            box = [
+                int(xs.min() * w / lw),
+                int(ys.min() * h / lh),
+                int(np.ceil((xs.max() + 1) * w / lw)),
+                int(np.ceil((ys.max() + 1) * h / lh)),
+            ]
         return {
             "height": int(self.size[0]),
             "width": int(self.size[1]),
@@ -133,7 +143,7 @@ class Prediction:
             "score": round(self.score, 6),
             "region_fraction": float(region.mean()),
             "bbox": box,
-            "max_probability": float(self.probability.max()),
+            "max_probability": float(self.low.max()),
         }
 
 
