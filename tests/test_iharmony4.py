@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -109,13 +111,16 @@ def test_dataset_reports_size_mismatch_and_bad_images(tmp_path):
     from PIL import Image
 
     root = make_fake_iharmony4(tmp_path / "ih")
-    samples = make_iharmony4_dataset(root, "train", subsets=["HFlickr"])
+    samples = make_iharmony4_dataset(root, "train", subsets=["HAdobe5k", "HFlickr"])
+    mask, comp = samples[0].mask.name, samples[0].composite.name
     Image.new("L", (10, 10)).save(samples[0].mask)
-    with pytest.raises(DatasetError, match="f1000_1.png is 10×10 but composite .*expected the same size"):
-        CompositeDataset(samples)[0]
+    item = CompositeDataset(samples)[0]  # replaced by the next readable sample, the problem named
+    assert item["name"] == samples[1].name
+    assert re.search(rf"{mask} is 10×10 but composite .*expected the same size", item["skipped"])
     samples[0].composite.write_bytes(b"not an image")
-    with pytest.raises(ValueError, match="f1000_1_1.jpg: not a readable image"):
-        CompositeDataset(samples)[0]
+    assert f"{comp}: not a readable image" in CompositeDataset(samples)[0]["skipped"]
+    with pytest.raises(DatasetError, match="in a row .* are unreadable"):
+        CompositeDataset(samples[:1])[0]
 
 
 def test_masks_in_any_encoding(tmp_path):
