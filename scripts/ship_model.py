@@ -19,18 +19,33 @@ from inharmony.checkpoint import load_model, save_model
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", required=True, help="training run folder with best.safetensors and metrics.jsonl")
-    parser.add_argument("--model", help="model file to ship (default: RUN/best.safetensors)")
+    parser.add_argument(
+        "--model", help="model file to ship (default: RUN/best.safetensors); RUN/last.pt takes the run's latest weights"
+    )
     parser.add_argument("--size", type=int, help="inference size stored with the model (default: training size)")
     parser.add_argument("--scores", help="evaluation folder of the shipped file")
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     run = Path(args.run)
-    model = load_model(args.model or run / "best.safetensors")
+    source = Path(args.model) if args.model else run / "best.safetensors"
+    if source.suffix == ".pt":  # a training state: the latest weights, with the run's model config
+        import torch
+        import yaml
+
+        from inharmony.models import create_model
+
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        state = torch.load(source, map_location="cpu", weights_only=True)
+        model = create_model(cfg["model"]["name"])
+        model.load_state_dict(state["model"], strict=True)
+        model.model_info = {"size": cfg["data"]["size"], "step": state["global_step"], "epoch": state["epoch"]}
+    else:
+        model = load_model(source)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     info = dict(model.model_info)
     info["size"] = args.size or info.get("size", 256)
     info["training"] = {
-        "config": "configs/default_model.yaml",
+        "config": str(run / "config.yaml"),
         "epochs": rows[-1]["epoch"],
         "steps": rows[-1]["step"],
         "images_per_s": [r.get("images_per_s") for r in rows],
