@@ -76,6 +76,13 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     summary = list(csv.DictReader(open(tmp_path / "pred" / "summary.csv", encoding="utf-8")))
     assert len(summary) == 3 and summary[-1]["file"].endswith("broken.jpg") and summary[-1]["error"]
     assert {r["width"] for r in summary[:2]} == {"70", "20"} and all(r["score"] for r in summary[:2])
+    assert float(summary[0]["score"]) >= float(summary[1]["score"])
+    args = [str(images), "--model", str(best), "--out", str(tmp_path / "p2"), "--sort", "name", "--json"]
+    assert main(["predict", *args, "--workers", "0", "--save", "mask"]) == 1
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert len(lines) == 2 and {"inharmonious", "score", "bbox", "region_fraction"} <= set(lines[0])
+    by_name = list(csv.DictReader(open(tmp_path / "p2" / "summary.csv", encoding="utf-8")))
+    assert [r["file"] for r in by_name] == sorted(r["file"] for r in by_name)
     mask = Image.open(tmp_path / "pred" / "a_mask.png")
     assert mask.size == (70, 50)
     assert Image.open(tmp_path / "pred" / "gray_overlay.jpg").size == (20, 33)

@@ -84,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="auto: shipped models on ONNX Runtime (fast start, no torch), files by their suffix",
     )
     p.add_argument("--json", action="store_true", help="also print one JSON line per image (verdict, score, box)")
+    p.add_argument(
+        "--sort",
+        choices=["score", "name", "input"],
+        default="score",
+        help="order of summary.csv: most suspect first (default), by file name, or as given",
+    )
     p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -328,13 +334,16 @@ def run_predict(args: argparse.Namespace) -> int:
     done = len(written)
     listed = {r["file"] for r in table}
     table.extend(summary_row(path, error=error) for path, error in failures if str(path) not in listed)
-    table.sort(key=lambda r: (r["score"] == "", -(float(r["score"]) if r["score"] != "" else 0)))  # most suspect first
+    if args.sort == "score":  # most suspect first, failures last
+        table.sort(key=lambda r: (r["score"] == "", -(float(r["score"]) if r["score"] != "" else 0)))
+    elif args.sort == "name":
+        table.sort(key=lambda r: r["file"])
     with atomic_path(out / "summary.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(summary_row("x")))
         writer.writeheader()
         writer.writerows(table)
     found = sum(r["inharmonious"] == 1 for r in table)
-    print(f"{done} image(s) written to {out}; {found} with an inharmonious region (summary.csv, most suspect first)")
+    print(f"{done} image(s) written to {out}; {found} with an inharmonious region (see summary.csv)")
     for path, error in failures:
         print(f"failed: {path}: {error}", file=sys.stderr)
     return 1 if failures else 0
