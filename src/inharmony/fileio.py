@@ -43,3 +43,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_text_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_image(path: str | Path, array, quality: int = 95) -> None:
+    """Write an H×W(×3) uint8 array atomically: PNG for ``.png`` paths, JPEG (``quality``) otherwise."""
+    from PIL import Image
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+        Image.fromarray(array).save(tmp, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))

@@ -15,13 +15,13 @@ from skimage import color
 from torch.utils.data import Dataset
 
 from inharmony.data.synth.appearance import random_appearance
+from inharmony.data.synth.photos import PHOTO_SUFFIXES, load_photo
 from inharmony.data.synth.regions import feather, place_cutout, random_region
 from inharmony.data.transforms import normalize, test_transform, to_tensor, train_transform
-from inharmony.fileio import atomic_path, write_text_atomic
-from inharmony.imageio import ImageReadError, read_image
+from inharmony.fileio import atomic_path, save_image, write_text_atomic
+from inharmony.imageio import ImageReadError
 
 log = logging.getLogger(__name__)
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -126,14 +126,6 @@ def list_photos(folder: str | Path) -> list[Path]:
     return photos
 
 
-def load_photo(path: Path, max_side: int) -> np.ndarray:
-    img = read_image(path)
-    scale = max_side / max(img.size)
-    if scale < 1:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
-    return np.asarray(img)
-
-
 def load_cutouts(folder: str | Path | None, limit: int = 500) -> list[np.ndarray]:
     """RGBA cut-outs (cropped to their alpha's bounding box) from PNG files with transparency."""
     if folder is None:
@@ -152,12 +144,6 @@ def load_cutouts(folder: str | Path | None, limit: int = 500) -> list[np.ndarray
         if len(ys) > 64:
             cutouts.append(arr[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
     return cutouts
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        fmt = "PNG" if path.suffix == ".png" else "JPEG"
-        Image.fromarray(array).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 def write_synthetic_dataset(
@@ -196,7 +182,7 @@ def write_synthetic_dataset(
         try:
             if pid not in cache:
                 cache[pid] = load_photo(photos[pid], max_side)
-                _save(base / "real_images" / f"s{pid:05d}.jpg", cache[pid])
+                save_image(base / "real_images" / f"s{pid:05d}.jpg", cache[pid])
             same_split = [j for j in cache if (j in test_ids) == (pid in test_ids) and j != pid]
             reference = cache[same_split[int(rng.integers(len(same_split)))]] if same_split else None
         except ImageReadError as exc:
@@ -205,8 +191,8 @@ def write_synthetic_dataset(
             continue
         comp = make_composite(cache[pid], rng, reference, cutouts, **composite_kwargs)
         name = f"s{pid:05d}_{i}_1.jpg"
-        _save(base / "composite_images" / name, comp.composite)
-        _save(base / "masks" / f"s{pid:05d}_{i}.png", comp.mask)
+        save_image(base / "composite_images" / name, comp.composite)
+        save_image(base / "masks" / f"s{pid:05d}_{i}.png", comp.mask)
         lists["test" if pid in test_ids else "train"].append(name)
     for split, names in lists.items():
         write_text_atomic(base / f"{subset}_{split}.txt", "".join(f"{x}\n" for x in names))

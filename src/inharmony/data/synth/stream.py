@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, region_pixels
 from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_segments
 from inharmony.data.transforms import normalize, to_tensor
-from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.fileio import atomic_path, save_image, write_text_atomic
 from inharmony.imageio import ImageReadError
 
 log = logging.getLogger(__name__)
@@ -183,12 +183,6 @@ def build_synthetic(
     )
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        fmt = "PNG" if path.suffix == ".png" else "JPEG"
-        Image.fromarray(array).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-
-
 MANIFEST_FIELDS = [
     "composite",
     "mask",
@@ -239,9 +233,9 @@ def write_pairs(
         pair, j = stream.pair(i)
         name = f"p{i:06d}"
         comp, mask, real = f"composite_images/{name}_1_1.jpg", f"masks/{name}_1.png", f"real_images/{name}.jpg"
-        _save(base / comp, pair.composite)
-        _save(base / mask, pair.mask)
-        _save(base / real, pair.twin)
+        save_image(base / comp, pair.composite)
+        save_image(base / mask, pair.mask)
+        save_image(base / real, pair.twin)
         lists[split].append(f"{name}_1_1.jpg")
         rows.append(
             {
