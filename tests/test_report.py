@@ -133,3 +133,10 @@ def test_region_swap_changes_an_off_centre_region_reproducibly(tmp_path):
         diff = np.abs(comp.image.astype(int) - orig.image.astype(int)).mean(-1)
         assert diff[comp.mask > 0].mean() > 3 * diff[comp.mask == 0].mean()
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+
+
+def test_model_labels_tell_runs_apart():
+    from inharmony.cli.engine_cmd import model_labels
+
+    got = model_labels(["default", "r/a/version_0/best.safetensors", "r/b/version_0/best.safetensors", "m.onnx"])
+    assert got == ["default", "a/version_0/best", "b/version_0/best", "m"]

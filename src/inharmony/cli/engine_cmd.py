@@ -183,12 +183,25 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_label(source: str) -> str:
-    """A short table label: shipped and reference names as they are, files by stem (``run/best`` for best.*)."""
-    path = Path(source)
-    if not path.suffix:
-        return source
-    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
+def model_labels(sources: list[str]) -> list[str]:
+    """Short, distinct table labels: shipped and reference names as they are, files by stem (with as many parent
+    folders as it takes to tell them apart, e.g. ``ft_old/version_0/best`` beside ``ft_new/version_0/best``)."""
+    paths = [Path(s) for s in sources]
+    depth = [1 if p.stem in ("best", "last") else 0 for p in paths]
+
+    def label(i: int) -> str:
+        p = paths[i]
+        if not p.suffix:
+            return sources[i]
+        return "/".join([*p.parent.parts[len(p.parent.parts) - depth[i] :], p.stem]) if depth[i] else p.stem
+
+    for _ in range(max((len(p.parts) for p in paths), default=0)):
+        labels = [label(i) for i in range(len(paths))]
+        clashes = {x for x in labels if labels.count(x) > 1}
+        if not clashes:
+            return labels
+        depth = [d + 1 if labels[i] in clashes and d < len(paths[i].parent.parts) else d for i, d in enumerate(depth)]
+    return [label(i) for i in range(len(paths))]
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -208,9 +221,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if not eval_set.items:
             raise ValueError(f"set {eval_set.name!r} has no images")
     rows, sizes = [], {}
-    for source in args.models or ["default"]:
+    sources = args.models or ["default"]
+    for source, label in zip(sources, model_labels(sources)):
         predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size, backend=args.backend)
-        label = model_label(source)
         sizes[label] = predictor.size
         rows += evaluate_sets(predictor, label, sets, args.batch_size, progress=progress)
     summary = summarise(rows)
