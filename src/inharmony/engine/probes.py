@@ -13,16 +13,14 @@ Every set is a list of :class:`EvalItem` (image in memory or on disk, mask or No
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import slic
 
-from inharmony.data.synth.composer import mean_delta_e
+from inharmony.data.synth.composer import jpeg, mean_delta_e
 from inharmony.data.synth.photos import index_photos, load_photo, load_segments
 
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
@@ -121,12 +119,6 @@ def off_centre_region(image: np.ndarray, maps: list[np.ndarray], rng: np.random.
     return None
 
 
-def _jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-
 def region_swap(
     folder: str | Path, n: int = 100, seed: int = 0, max_side: int = 384, min_delta: float = 6.0
 ) -> list[EvalItem]:
@@ -153,6 +145,6 @@ def region_swap(
                 break
         comp = np.rint(out * 255).astype(np.uint8)
         stem = photo.path.stem
-        items.append(EvalItem(f"swap/{stem}", "swap", image=_jpeg(comp), mask=region.astype(np.uint8) * 255))
-        items.append(EvalItem(f"swap_authentic/{stem}", "swap_authentic", image=_jpeg(image)))
+        items.append(EvalItem(f"swap/{stem}", "swap", image=jpeg(comp, 90), mask=region.astype(np.uint8) * 255))
+        items.append(EvalItem(f"swap_authentic/{stem}", "swap_authentic", image=jpeg(image, 90)))
     return items
