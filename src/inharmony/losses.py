@@ -6,7 +6,12 @@ silence far more than BCE does and a model fed authentic twins collapses to empt
 averaged over the samples whose mask is not empty (identical to the reference when every mask has a region).
 
 ``L = λ_det · L_seg(sigmoid(logits), M) + λ_att · Σ_k L_seg(A_k, M)`` with ``λ_det = λ_att = 1`` and the
-IoU term on by default, as in the released code. SSIM is kornia's (11×11 Gaussian window, σ 1.5,
+IoU term on by default, as in the released code.
+
+A model with a verdict head (outputs ``"mask_logits"`` and ``"verdict"``) learns *where* only from composites
+(L_seg on ``mask_logits`` and the attention maps of the samples with a region) and *whether* from every sample:
+``+ λ_verdict · BCE(verdict, mask not empty)``. Authentic photos then teach the verdict, never the mask, so
+silence is no cheaper answer for the localiser. SSIM is kornia's (11×11 Gaussian window, σ 1.5,
 C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
 """
 
@@ -74,15 +79,36 @@ class DIRLLoss(nn.Module):
     attention terms. ``lambda_att = 0`` trains the attention unsupervised (the paper's "DA" ablation).
     """
 
-    def __init__(self, lambda_det: float = 1.0, lambda_att: float = 1.0, ssim: float = 1.0, iou: float = 1.0) -> None:
+    def __init__(
+        self,
+        lambda_det: float = 1.0,
+        lambda_att: float = 1.0,
+        ssim: float = 1.0,
+        iou: float = 1.0,
+        lambda_verdict: float = 1.0,
+    ) -> None:
         super().__init__()
-        self.lambda_det, self.lambda_att = lambda_det, lambda_att
+        self.lambda_det, self.lambda_att, self.lambda_verdict = lambda_det, lambda_att, lambda_verdict
         self.seg = SegmentationLoss(bce=1.0, ssim=ssim, iou=iou)
 
     def forward(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
+        if "verdict" in outputs:
+            return self.with_verdict(outputs, mask)
         det = self.seg(outputs["logits"], mask, logits=True)
         att = det.new_zeros(())
         if self.lambda_att:
             for a in outputs.get("attention", []):
                 att = att + self.seg(a, mask, logits=False)
         return {"loss": self.lambda_det * det + self.lambda_att * att, "det": det.detach(), "att": att.detach()}
+
+    def with_verdict(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
+        keep = has_region(mask)
+        verdict = F.binary_cross_entropy_with_logits(outputs["verdict"].float(), keep.float())
+        det, att = verdict.new_zeros(()), verdict.new_zeros(())
+        if bool(keep.any()):
+            det = self.seg(outputs["mask_logits"][keep], mask[keep], logits=True)
+            if self.lambda_att:
+                for a in outputs.get("attention", []):
+                    att = att + self.seg(a[keep], mask[keep], logits=False)
+        loss = self.lambda_det * det + self.lambda_att * att + self.lambda_verdict * verdict
+        return {"loss": loss, "det": det.detach(), "att": att.detach(), "verdict": verdict.detach()}

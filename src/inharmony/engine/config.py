@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
         "test_fraction": 0.1,  # synthetic: share of photos (besides images/test/) kept for validation/test only
         "max_side": 512,  # synthetic: photos are decoded once at this long side
         "objects": None,  # synthetic: object maps ('inharmony data objects') for photos without segmentations
+        "object_share": 0.5,  # synthetic: how often such a photo's region comes from its object map
     },
     "train": {
         "epochs": 60,
@@ -58,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",
         "tensorboard": False,
     },
-    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0},
+    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0},  # verdict: models with a verdict head
     "output": {"dir": "runs", "name": "dirl"},
 }
 

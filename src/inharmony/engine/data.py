@@ -38,7 +38,9 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
 
         if not data["photos"]:
             raise ValueError("config data.photos is not set (a folder of photos for synthetic composites)")
-        cfg_synth = SynthConfig(kinds=dict(data["kinds"]), delta_e=tuple(data["delta_e"]))
+        cfg_synth = SynthConfig(
+            kinds=dict(data["kinds"]), delta_e=tuple(data["delta_e"]), object_share=float(data["object_share"])
+        )
         return build_synthetic(
             data["photos"],
             data["train_length"],

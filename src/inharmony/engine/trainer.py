@@ -59,12 +59,13 @@ def loader_workers(setting: int | str) -> int:
 
 def warm_start(model: nn.Module, path: str | Path) -> list[str]:
     """Load a model file's weights into ``model`` before training. The architectures must match, except that a
-    model with a colour stream may start from the same model without one (the stream then starts from scratch)."""
+    model with a colour stream or a verdict head may start from the same model without them (they then start
+    from scratch)."""
     from inharmony.checkpoint import read_model_file
 
     meta, state = read_model_file(resolve_model_path(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    new = [k for k in missing if not k.startswith(("colour_stream.", "colour_head."))]
+    new = [k for k in missing if not k.startswith(("colour_stream.", "colour_head.", "verdict_head."))]
     if unexpected or new:
         raise TrainingError(
             f"model.init {path} holds a {meta['model_name']!r} model that does not fit {model.model_name!r}: "
@@ -87,7 +88,10 @@ class Trainer:
         self.model = self.model.to(self.device)
         self.train_set, self.val_set = build_datasets(cfg)
         self.criterion = DIRLLoss(
-            lambda_att=cfg["loss"]["lambda_att"], ssim=cfg["loss"]["ssim"], iou=cfg["loss"]["iou"]
+            lambda_att=cfg["loss"]["lambda_att"],
+            ssim=cfg["loss"]["ssim"],
+            iou=cfg["loss"]["iou"],
+            lambda_verdict=cfg["loss"]["verdict"],
         )
         # one parameter group: every registered model (DIRL, smp/timm baselines) trains with one learning rate
         # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
@@ -306,8 +310,8 @@ class Trainer:
                     self.global_step += 1
                     self.step_in_epoch += 1
                     count += 1
-                    for k in sums:
-                        sums[k] += losses[k]
+                    for k in losses:
+                        sums[k] = sums.get(k, 0.0) + losses[k]
                     rate = count * t["batch_size"] * self.dist.world_size / (time.perf_counter() - start)
                     bar.set_postfix(loss=f"{losses['loss']:.3f}", img_s=f"{rate:.1f}")
                     if self.dist.is_main and bar.disable and t["log_every"] and self.global_step % t["log_every"] == 0:

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from inharmony.layers import MDA, BFIThree, BFITwo, GGDDecoder
 from inharmony.layers.colour import ColourHead, ColourStream
+from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.models.encoders import create_encoder
 
 
@@ -21,6 +22,10 @@ class DIRL(nn.Module):
     - ``"logits"``: B×1×H×W mask logits (apply ``sigmoid`` for probabilities);
     - ``"attention"``: list of five B×1×H×W MDA spatial maps (probabilities), finest (A0) first,
       bilinearly upsampled to H×W. The engine supervises them with the mask.
+
+    With ``verdict=True`` (:mod:`inharmony.layers.verdict_head`) it also returns ``"mask_logits"`` (where the
+    region would be if there were one) and ``"verdict"`` (B logits: is there one), and ``"logits"`` is the gated
+    map ``logit(σ(mask_logits) · σ(verdict))``, so every consumer of ``"logits"`` gets the final answer.
 
     H and W should be multiples of the encoder's deepest stride (16 for ResNet-34, 32 for MobileNetV2).
     """
@@ -34,6 +39,7 @@ class DIRL(nn.Module):
         attention: str = "mda",
         decoder: str = "ggd",
         colour: str = "none",
+        verdict: bool = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
@@ -71,6 +77,9 @@ class DIRL(nn.Module):
         if colour == "stream":
             self.colour_stream = ColourStream(d)
             self.colour_head = ColourHead(d, d, d)
+        if verdict:
+            # candidate region vs the rest, in the 1/8 and deepest fused features and the colour stream's
+            self.verdict_head = VerdictHead((d, d, d) if colour == "stream" else (d, d))
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
         """Five fused maps F0..F4 (F0 is None when it is not built)."""
@@ -99,9 +108,20 @@ class DIRL(nn.Module):
         logits = self.decoder(list(refined[1:]))
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        maps = [refined[2], refined[4]]
         if hasattr(self, "colour_stream"):
-            correction = self.colour_head(self.colour_stream(x), refined[2])
+            colour = self.colour_stream(x)
+            correction = self.colour_head(colour, refined[2])
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
+            maps.append(colour)
+        if hasattr(self, "verdict_head"):
+            verdict = self.verdict_head(torch.sigmoid(logits), maps)
+            return {
+                "logits": gated_logits(logits, verdict),
+                "mask_logits": logits,
+                "verdict": verdict,
+                "attention": attention,
+            }
         return {"logits": logits, "attention": attention}
 
 

@@ -90,6 +90,12 @@ register_model(
     {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream"},
     "compact DIRL plus a light relative-colour stream (from scratch, 1/4 resolution) correcting its logits",
 )
+register_model(
+    "dirl_mobilenetv2_verdict",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream", "verdict": True},
+    "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
+)
 
 
 def _register_baselines() -> None:

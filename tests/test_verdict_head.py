@@ -1,0 +1,118 @@
+"""The verdict head: gating arithmetic, what the loss teaches from composites and authentic photos, that it can
+learn an inside-vs-outside colour difference, warm start from a model without it, and ONNX parity."""
+
+import pytest
+import torch
+
+from inharmony.layers.verdict_head import VerdictHead, gated_logits
+from inharmony.losses import DIRLLoss
+from inharmony.models import create_model
+
+
+def test_gated_logits_is_the_product_of_probabilities_and_stays_finite():
+    a = torch.tensor([-30.0, -2.0, 0.0, 3.0, 40.0]).view(5, 1, 1, 1)
+    v = torch.tensor([40.0, 1.0, -1.0, 0.5, 40.0])
+    got = torch.sigmoid(gated_logits(a, v)).flatten()
+    want = (torch.sigmoid(a).flatten() * torch.sigmoid(v)).clamp(1e-6, 1 - 1e-6)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.isfinite(gated_logits(a, v)).all()
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("dirl_mobilenetv2_verdict")
+
+
+def test_outputs_gate_the_mask_and_keep_its_ranking(model):
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out["verdict"].shape == (2,) and out["mask_logits"].shape == out["logits"].shape == (2, 1, 64, 64)
+    gate = torch.sigmoid(out["verdict"]).view(2, 1, 1, 1)
+    want = (torch.sigmoid(out["mask_logits"]) * gate).clamp(1e-6)
+    assert torch.allclose(torch.sigmoid(out["logits"]), want, atol=1e-5)
+    # a per-image scalar gate keeps the order of the pixels, so per-image AP is the localiser's own
+    for b in range(2):
+        order_mask = torch.argsort(out["mask_logits"][b].flatten())
+        gated = out["logits"][b].flatten()[order_mask]
+        assert (gated[1:] >= gated[:-1] - 1e-5).all()
+
+
+def test_authentic_samples_teach_the_verdict_not_the_mask(model):
+    model.train()
+    x = torch.randn(4, 3, 64, 64)
+    mask = torch.zeros(4, 1, 64, 64)
+    mask[0, :, 10:30, 20:40] = 1.0
+    mask[2, :, 30:60, 5:25] = 1.0
+    out = model(x)
+    out["mask_logits"].retain_grad()
+    out["verdict"].retain_grad()
+    losses = DIRLLoss()(out, mask)
+    losses["loss"].backward()
+    grad = out["mask_logits"].grad
+    assert grad[[0, 2]].abs().sum() > 0  # composites teach the mask
+    assert grad[[1, 3]].abs().sum() == 0  # authentic samples do not: silence is no cheaper answer
+    assert (out["verdict"].grad[[1, 3]] > 0).all() and (out["verdict"].grad[[0, 2]] < 0).all()
+    only_authentic = DIRLLoss()(model(x[[1, 3]]), mask[[1, 3]])
+    assert float(only_authentic["det"]) == 0.0 and float(only_authentic["verdict"]) > 0.0
+
+
+def test_verdict_head_learns_an_inside_outside_difference():
+    """Feature maps where the candidate region differs from the rest only on composites: the head must learn to
+    tell them apart (> 95 % on fresh samples) from the pooled inside/outside statistics."""
+    torch.manual_seed(0)
+
+    def batch(n=64):
+        prob = torch.zeros(n, 1, 16, 16)
+        for i in range(n):
+            r, c = torch.randint(0, 10, (2,)).tolist()
+            prob[i, :, r : r + 6, c : c + 6] = 1.0
+        feats = torch.randn(n, 4, 16, 16) * 0.5
+        label = (torch.arange(n) % 2).float()
+        shift = torch.randn(n, 4, 1, 1).sign() * 1.0
+        feats = feats + prob * shift * label.view(n, 1, 1, 1)
+        return prob, feats, label
+
+    head = VerdictHead((4,), hidden=16)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(150):
+        prob, feats, label = batch()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(prob, [feats]), label)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+    prob, feats, label = batch(400)
+    with torch.no_grad():
+        accuracy = ((head(prob, [feats]) > 0).float() == label).float().mean()
+    assert accuracy > 0.95
+
+
+def test_warm_start_from_a_model_without_the_head(tmp_path):
+    from inharmony.checkpoint import save_model
+    from inharmony.engine.trainer import warm_start
+
+    torch.manual_seed(1)
+    colour = create_model("dirl_mobilenetv2_colour")
+    path = save_model(colour, tmp_path / "colour.safetensors")
+    target = create_model("dirl_mobilenetv2_verdict")
+    fresh = warm_start(target, path)
+    assert fresh and all(k.startswith("verdict_head.") for k in fresh)
+    assert torch.equal(target.colour_stream.body[0][0].weight, colour.colour_stream.body[0][0].weight)
+
+
+def test_onnx_export_keeps_the_gate(model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from inharmony.checkpoint import save_model
+    from inharmony.cli.main import main
+    from inharmony.export import OnnxModule
+
+    model.eval()
+    path = save_model(model, tmp_path / "v.safetensors", info={"size": 64})
+    assert main(["export", "--model", str(path), "--out", str(tmp_path / "v.onnx"), "--check"]) == 0
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        want = torch.sigmoid(model(x)["logits"])
+    got = torch.sigmoid(OnnxModule(tmp_path / "v.onnx")(x)["logits"])
+    assert (want - got).abs().max() <= 1e-3
