@@ -116,3 +116,30 @@ def test_onnx_export_keeps_the_gate(model, tmp_path):
         want = torch.sigmoid(model(x)["logits"])
     got = torch.sigmoid(OnnxModule(tmp_path / "v.onnx")(x)["logits"])
     assert (want - got).abs().max() <= 1e-3
+
+
+def test_colour_mapper_starts_as_identity_and_learns_a_spatial_colour_change():
+    """MadisNet's mapping: the identity at first (a warm-started localiser sees its usual input); trained, its
+    bilateral grid can reproduce a colour change that differs between the two halves of the image."""
+    from inharmony.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from inharmony.layers.colour_mapping import ColourMapper
+
+    torch.manual_seed(0)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    rgb = torch.rand(2, 3, 64, 64) * 0.6 + 0.2
+    x = (rgb - mean) / std
+    mapper = ColourMapper(grid=4, bins=4)
+    with torch.no_grad():
+        assert torch.allclose(mapper(x), x, atol=1e-5)
+    target_rgb = rgb.clone()
+    target_rgb[..., :32] = target_rgb[..., :32] * torch.tensor([1.2, 0.9, 0.7]).view(1, 3, 1, 1)
+    target = (target_rgb - mean) / std
+    with torch.no_grad():
+        before = float((mapper(x) - target).abs().mean())
+    opt = torch.optim.Adam(mapper.parameters(), lr=3e-3)
+    for _ in range(200):
+        loss = (mapper(x) - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.3 * before

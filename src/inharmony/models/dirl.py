@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from inharmony.layers import MDA, BFIThree, BFITwo, GGDDecoder
 from inharmony.layers.colour import ColourHead, ColourStream
+from inharmony.layers.colour_mapping import ColourMapper
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.models.encoders import create_encoder
 
@@ -40,19 +41,25 @@ class DIRL(nn.Module):
         decoder: str = "ggd",
         colour: str = "none",
         verdict: bool = False,
+        mapper: str = "none",
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
-        stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's."""
+        stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's; ``verdict`` adds
+        the image-level gate; ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping
+        (:mod:`inharmony.layers.colour_mapping`) in front of everything."""
         super().__init__()
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
             ("decoder", decoder, ("ggd", "plain")),
             ("colour", colour, ("none", "stream")),
+            ("mapper", mapper, ("none", "ihdrnet")),
         ):
             if value not in valid:
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
+        if mapper == "ihdrnet":
+            self.colour_mapper = ColourMapper()
         self.encoder = create_encoder(encoder, weights=encoder_weights)
         c0, c1, c2, c3, c4 = self.encoder.out_channels
         d = decoder_channels
@@ -98,6 +105,8 @@ class DIRL(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
         size = x.shape[-2:]
+        if hasattr(self, "colour_mapper"):
+            x = self.colour_mapper(x)
         fused = self.fuse(self.encoder(x))
         if self.mda is not None:
             refined, attention = zip(*(mda(f) for mda, f in zip(self.mda, fused)))

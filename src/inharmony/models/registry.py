@@ -96,6 +96,24 @@ register_model(
     {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream", "verdict": True},
     "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
 )
+register_model(
+    "madisnet_mobilenetv2",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32, "mapper": "ihdrnet"},
+    "MadisNet: a learnable bilateral-grid colour mapping (light iHDRNet) in front of the compact DIRL",
+)
+register_model(
+    "madisnet_mobilenetv2_verdict",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32, "mapper": "ihdrnet", "verdict": True},
+    "MadisNet's colour mapping in front of the compact DIRL, with the verdict head",
+)
+register_model(
+    "dirl_mobilenetv2_plain_verdict",
+    DIRL,
+    {"encoder": "mobilenetv2", "decoder_channels": 32, "verdict": True},
+    "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
+)
 
 
 def _register_baselines() -> None:
