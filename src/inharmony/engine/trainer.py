@@ -57,6 +57,9 @@ def loader_workers(setting: int | str) -> int:
     return int(setting)
 
 
+NEW_BRANCHES = ("colour_stream.", "colour_head.", "verdict_head.", "colour_mapper.")  # may start from scratch
+
+
 def warm_start(model: nn.Module, path: str | Path) -> list[str]:
     """Load a model file's weights into ``model`` before training. The architectures must match, except that a
     model with a colour stream, a verdict head or a colour mapper may start from the same model without them
@@ -65,7 +68,7 @@ def warm_start(model: nn.Module, path: str | Path) -> list[str]:
 
     meta, state = read_model_file(resolve_model_path(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    new = [k for k in missing if not k.startswith(("colour_stream.", "colour_head.", "verdict_head.", "colour_mapper."))]
+    new = [k for k in missing if not k.startswith(NEW_BRANCHES)]
     if unexpected or new:
         raise TrainingError(
             f"model.init {path} holds a {meta['model_name']!r} model that does not fit {model.model_name!r}: "

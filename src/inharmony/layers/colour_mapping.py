@@ -10,8 +10,9 @@ block on the coarsest map, the 16×16 spatial grid, the tanh guide, slicing with
 2-core CPU and a localiser warm-started on ImageNet-normalised photos: fewer channels (8→64 instead of 16→128,
 about 0.1 M parameters instead of 1.47 M), 8 luminance bins, and a *residual* mapping ``x̃ = x + A(x)·[x, 1]``
 whose grid starts at zero, so the mapped image starts as the input and is re-normalised the way the localiser
-expects (not clamped: a clamp stops the gradient where the mapping overshoots). The reference's domain encoder (VGG-16 partial convolutions with the magnification loss) only supplies
-a training signal; it is not used here: the mapping learns from the localisation loss alone.
+expects (not clamped: a clamp stops the gradient where the mapping overshoots). The reference's domain encoder
+(VGG-16 partial convolutions with the magnification loss) only supplies a training signal; it is not used here:
+the mapping learns from the localisation loss alone.
 """
 
 from __future__ import annotations
