@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Controlled comparison of the colour arms (issue 21, item 2): three short runs with the same data, seed and
+# samples (configs/colour_arms.yaml), then one evaluation of all three beside the shipped default.
+#   bash scripts/colour_arms.sh [OUT=runs/colour_arms] [extra 'inharmony train' args, e.g. --set train.max_steps=40]
+# Needs ../shared/photos and the object maps (inharmony data objects --photos ../shared/photos --out data/objects).
+# ../shared/realdata is measured when present (never trained on).
+set -euo pipefail
+OUT=${1:-runs/colour_arms}
+shift || true
+BIN=${INHARMONY:-.venv/bin/inharmony}
+PHOTOS=${PHOTOS:-../shared/photos}
+declare -A ARMS=([plain]=dirl_mobilenetv2_plain_verdict [stream]=dirl_mobilenetv2_verdict [madisnet]=madisnet_mobilenetv2_verdict)
+models=()
+for arm in plain stream madisnet; do
+    start=$(date +%s)
+    if [ ! -f "$OUT/$arm/version_0/best.safetensors" ]; then
+        "$BIN" train --config configs/colour_arms.yaml --photos "$PHOTOS" --out "$OUT" --name "$arm" \
+            --set model.name="${ARMS[$arm]}" "$@"
+    fi
+    echo "$arm: $(( $(date +%s) - start )) s" | tee -a "$OUT/minutes.txt"
+    models+=(--model "$OUT/$arm/version_0/best.safetensors")
+done
+sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
+[ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
+[ -d data/synth_v2 ] && sets+=(--data "synth=data/synth_v2")
+"$BIN" evaluate --model default "${models[@]}" "${sets[@]}" --out "$OUT/evaluation" --no-groups
