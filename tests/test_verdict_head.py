@@ -143,3 +143,49 @@ def test_colour_mapper_starts_as_identity_and_learns_a_spatial_colour_change():
         loss.backward()
         opt.step()
     assert float(loss) < 0.3 * before
+
+
+class _Stub(torch.nn.Module):
+    """Fixed outputs: a candidate region everywhere (or nowhere) and a verdict that says no."""
+
+    def __init__(self, candidate: float) -> None:
+        super().__init__()
+        self.candidate = candidate
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        shape = (x.shape[0], 1, *x.shape[-2:])
+        return {
+            "logits": torch.full(shape, -20.0),
+            "mask_logits": torch.full(shape, self.candidate),
+            "verdict": torch.full((x.shape[0],), -20.0),
+            "attention": [],
+        }
+
+
+def test_collapse_guard_watches_the_localiser_not_the_gate(tmp_path):
+    from fakes import make_synth_dataset
+    from inharmony.engine.config import load_config
+    from inharmony.engine.trainer import Trainer, TrainingError
+
+    root = make_synth_dataset(tmp_path / "data", n=6, seed=0, photos=3, size=(64, 64))
+    cfg = load_config(
+        None,
+        [
+            "model.name=dirl_mobilenetv2_plain_verdict",
+            f"data.root={root}",
+            "data.size=32",
+            "train.batch_size=2",
+            "train.workers=0",
+            "train.device=cpu",
+            "train.collapse_patience=1",
+        ],
+    )
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.best_iou = float("inf")  # no best.safetensors for a stub
+    trainer.model = _Stub(candidate=5.0)
+    summary = trainer.validate()  # the gate is shut, the localiser is not silent: no collapse
+    assert summary["area_composite"] == 0.0 and summary["area_candidate"] == 1.0
+    trainer.model = _Stub(candidate=-20.0)
+    with pytest.raises(TrainingError, match="collapsing to silence"):
+        trainer.validate()

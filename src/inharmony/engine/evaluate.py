@@ -24,13 +24,17 @@ def evaluate(
 ) -> MetricAccumulator:
     """Per-image AP/F1/IoU of ``model`` on ``dataset`` items (``image``, ``mask``, ``name``, ``subset``).
 
-    ``on_batch(batch, probabilities, metrics)`` is called after each batch (to save masks or rows).
+    ``on_batch(batch, probabilities, metrics)`` is called after each batch (to save masks or rows); for a model
+    with a verdict head, ``batch["candidate"]`` then holds its ungated mask probabilities (where the region would be).
     """
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False)
     acc = MetricAccumulator()
     for batch in loader if progress is None else progress(loader):
-        prob = torch.sigmoid(model(batch["image"].to(device))["logits"].float())
+        out = model(batch["image"].to(device))
+        prob = torch.sigmoid(out["logits"].float())
+        if "mask_logits" in out:
+            batch["candidate"] = torch.sigmoid(out["mask_logits"].float()).cpu()
         metrics = image_metrics(prob, batch["mask"].to(device), protocol=protocol)
         acc.update(metrics, list(batch["name"]), list(batch["subset"]))
         if on_batch is not None:

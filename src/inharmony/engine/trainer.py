@@ -227,15 +227,24 @@ class Trainer:
 
         summary: dict = {}
         if self.dist.is_main:
-            seen: dict[str, list] = {"composite": [], "authentic": [], "score_c": [], "score_a": [], "mask": []}
+            seen: dict[str, list] = {
+                "composite": [],
+                "authentic": [],
+                "score_c": [],
+                "score_a": [],
+                "mask": [],
+                "candidate": [],
+            }
 
             def on_batch(batch, prob, metrics):
-                for p, m in zip(prob.numpy()[:, 0], batch["mask"].numpy()[:, 0]):
+                candidate = batch.get("candidate", prob).numpy()[:, 0]
+                for p, c, m in zip(prob.numpy()[:, 0], candidate, batch["mask"].numpy()[:, 0]):
                     kind = "composite" if m.max() > 0.5 else "authentic"
                     seen[kind].append(float((p > 0.5).mean()))
                     seen["score_c" if kind == "composite" else "score_a"].append(image_score(p))
                     if kind == "composite":
                         seen["mask"].append(float(m.mean()))
+                        seen["candidate"].append(float((c > 0.5).mean()))
 
             acc = evaluate(
                 self.model, self.val_set, self.device, batch_size=self.cfg["train"]["batch_size"], on_batch=on_batch
@@ -245,11 +254,15 @@ class Trainer:
             summary["area_composite"] = float(np.median(seen["composite"])) if seen["composite"] else float("nan")
             summary["area_authentic"] = float(np.median(seen["authentic"])) if seen["authentic"] else float("nan")
             summary["auroc"] = auroc(seen["score_c"], seen["score_a"])
+            # a verdict model's candidate region on composites (before the gate); the same as area_composite otherwise
+            summary["area_candidate"] = float(np.median(seen["candidate"])) if seen["candidate"] else float("nan")
             if summary["IoU"] > self.best_iou:
                 self.best_iou = summary["IoU"]
                 info = {"epoch": self.epoch, "val": summary, "run": str(self.run_dir), "size": self.cfg["data"]["size"]}
                 save_model(self.model, self.run_dir / "best.safetensors", info=info)
-            self.check_collapse(np.mean(seen["composite"]) if seen["composite"] else None, np.mean(seen["mask"] or [0]))
+            # the guard watches the localiser: a verdict head that is still unsure empties the gated mask, which
+            # is measured by the AUROC, not a collapse
+            self.check_collapse(np.mean(seen["candidate"]) if seen["candidate"] else None, np.mean(seen["mask"] or [0]))
         distributed.barrier(self.dist)
         return summary
 
