@@ -221,3 +221,60 @@ def test_object_maps_give_object_regions(tmp_path):
         pair, _ = ds.pair(p)
         assert pair.info["region_source"] == "object"
         assert np.array_equal(pair.mask > 0, labels == 2)
+
+
+def test_paste_puts_another_photos_object_in_and_its_photo_is_the_twin(photo, tmp_path):
+    donor_image = photo[1][:96, :128]
+    labels = np.ones(donor_image.shape[:2], np.int32)
+    labels[20:60, 30:80] = 2  # the donor's object: 2,000 px
+    cfg = SynthConfig(kinds={"paste": 1.0}, jpeg_quality=None, feather_share=0.0)
+    calls = []
+
+    def donor():
+        calls.append(1)
+        return donor_image, [labels], []
+
+    for seed in range(5):
+        pair = make_pair(photo[0], np.random.default_rng(seed), None, None, cfg, donor=donor)
+        region = pair.mask > 127
+        assert pair.info["kind"] == "paste" and 0.01 <= region.mean() <= 0.5
+        assert np.array_equal(pair.twin, donor_image)  # the object, unchanged, in its own scene
+        assert np.array_equal(pair.composite[~region], photo[0][~region])  # the rest of the scene untouched
+        assert not np.array_equal(pair.composite[region], photo[0][region])
+    assert calls  # the donor is only read when the kind is drawn
+    fallback = make_pair(photo[0], np.random.default_rng(0), None, photo[1].reshape(-1, 3)[::7] / 255.0, cfg)
+    assert fallback.info["kind"] == "transfer"  # no donor: an in-place change instead
+    with pytest.raises(ValueError, match="paste"):
+        SynthConfig(kinds={"pasting": 1.0})
+
+
+def test_stream_paste_twins_are_other_photos(tmp_path):
+    photos, _ = index_photos(make_photos(tmp_path / "p", n=4, size=(96, 72)), test_fraction=0.0)
+    ds = SyntheticPairs(photos, 20, size=48, seed=1, cfg=SynthConfig(kinds={"paste": 1.0}))
+    pasted = 0
+    for p in range(10):
+        comp, twin = ds[2 * p], ds[2 * p + 1]
+        assert twin["authentic"] and twin["mask"].sum() == 0 and comp["image"].shape == twin["image"].shape
+        if comp["subset"] == "paste":
+            pasted += 1
+            outside = comp["mask"][0] == 0
+            assert (comp["image"] - twin["image"]).abs()[:, outside].mean() > 0.05  # a different photo
+    assert pasted >= 5
+
+
+def test_written_paste_set_and_its_statistics(tmp_path):
+    from inharmony.cli.data_cmd import with_paste
+    from inharmony.data.synth.stats import change_stats, stats_markdown
+
+    assert with_paste({"a": 2.0, "b": 2.0}, 0.2) == {"a": 0.4, "b": 0.4, "paste": 0.2}
+    assert with_paste({"a": 1.0}, 0.0) == {"a": 1.0}
+    with pytest.raises(ValueError, match="--paste"):
+        with_paste({"a": 1.0}, 1.5)
+    root = make_bsds(tmp_path / "bsds", n=3)
+    write_pairs(root, tmp_path / "out", n=12, seed=0, cfg=SynthConfig(kinds=with_paste(SynthConfig().kinds, 0.5)))
+    rows = list(csv.DictReader(open(tmp_path / "out" / "manifest.csv", encoding="utf-8")))
+    assert any(r["kind"] == "paste" for r in rows) and any(r["kind"] != "paste" for r in rows)
+    stats, _ = change_stats(tmp_path / "out", size=64)
+    assert stats["all"]["n"] == sum(r["kind"] != "paste" for r in rows)  # pasted objects have no MSE to compare
+    assert np.isnan(stats["paste"]["mse_mean"]) and np.isfinite(stats["all"]["mse_mean"])
+    assert "| paste | copy-paste |" in stats_markdown(stats)

@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="visible change: mean ΔE inside the region (default 4 40)",
     )
     p.add_argument("--objects", help="folder of object maps ('inharmony data objects') for photos without segments")
+    p.add_argument(
+        "--paste",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of copy-paste composites (another photo's object; its twin is that photo), default 0",
+    )
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
     p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
@@ -145,7 +152,7 @@ def run_synth(args: argparse.Namespace) -> int:
             max_side=args.max_side,
             test_fraction=0.1 if args.test_fraction is None else args.test_fraction,
             subset=args.subset,
-            cfg=SynthConfig(delta_e=tuple(args.delta_e)),
+            cfg=SynthConfig(delta_e=tuple(args.delta_e), kinds=with_paste(SynthConfig().kinds, args.paste)),
             objects=args.objects,
             progress=partial(progress, desc="composites"),
         )
@@ -199,3 +206,11 @@ def run_preview(args: argparse.Namespace) -> int:
     grid(rows, ["composite", "mask", "real"]).save(args.out)
     print(args.out)
     return 0
+
+
+def with_paste(kinds: dict[str, float], share: float) -> dict[str, float]:
+    """The kinds' shares scaled to ``1 - share``, plus ``paste: share``."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"--paste must be a share in [0, 1], got {share}")
+    total = sum(kinds.values())
+    return {**{k: (1 - share) * v / total for k, v in kinds.items()}, **({"paste": share} if share else {})}

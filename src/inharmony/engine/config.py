@@ -27,7 +27,8 @@ DEFAULTS: dict[str, Any] = {
         "train_length": 2000,
         "val_length": 200,
         "authentic_share": 0.5,  # synthetic: share of authentic twins (empty masks) among the samples
-        "kinds": {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2},  # synthetic: share of each kind of change
+        # synthetic: share of each kind of change; paste = another photo's object, its twin that photo
+        "kinds": {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2, "paste": 0.0},
         "delta_e": [4.0, 40.0],  # synthetic: visible change (mean ΔE in the region) at the end of the curriculum
         "delta_e_start": None,  # synthetic: the range at epoch 0 (e.g. [10, 40]: strong first), reached linearly
         "curriculum_epochs": 0,  # synthetic: epochs over which delta_e_start moves to delta_e

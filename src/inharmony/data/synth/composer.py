@@ -11,16 +11,19 @@ with the same quality, so compression traces say nothing about the label.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from inharmony.data.synth import changes
+from inharmony.data.synth.paste import paste_object
 from inharmony.data.synth.regions import feather, segment_region, shape_region
 
 MAX_GAIN = 3.0  # a drawn change may be extrapolated up to this factor to reach its target ΔE
+KINDS = (*changes.KINDS, "paste")  # paste: an object from another photo (data.synth.paste), not an in-place change
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,9 @@ class SynthConfig:
     tries: int = 6
 
     def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(changes.KINDS)
+        unknown = set(self.kinds) - set(KINDS)
         if unknown or not self.kinds or min(self.kinds.values()) < 0 or sum(self.kinds.values()) <= 0:
-            raise ValueError(f"kinds must give non-negative shares to some of {changes.KINDS}, got {self.kinds}")
+            raise ValueError(f"kinds must give non-negative shares to some of {KINDS}, got {self.kinds}")
         lo, hi = self.area
         if not 0 < lo < hi <= 1:
             raise ValueError(f"area must satisfy 0 < min < max <= 1, got {self.area}")
@@ -155,12 +158,15 @@ def make_pair(
     reference: np.ndarray | None = None,
     cfg: SynthConfig | None = None,
     objects: list[np.ndarray] | None = None,
+    donor: Callable[[], tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] | None = None,
 ) -> Pair:
     """Composite + authentic twin from an H×W×3 uint8 photo crop.
 
     ``maps``: human label maps of the crop (H×W ints) or none (regions then come from Felzenszwalb segments);
     ``reference``: N×3 pixels in [0, 1] of another photo's region, needed by the ``transfer`` kind (without it a
-    ``retouch`` is made instead); ``objects``: object maps of the crop, for photos without human maps.
+    ``retouch`` is made instead); ``objects``: object maps of the crop, for photos without human maps;
+    ``donor()``: another photo's crop of the same size with its human and object maps, for the ``paste`` kind
+    (without it a ``transfer`` is made instead).
     """
     cfg = cfg or SynthConfig()
     img = image.astype(np.float64) / 255.0
@@ -170,6 +176,11 @@ def make_pair(
     names = list(cfg.kinds)
     shares = np.array([cfg.kinds[k] for k in names], dtype=np.float64)
     kind = names[rng.choice(len(names), p=shares / shares.sum())]
+    if kind == "paste":
+        pair = paste_pair(image, donor, rng, cfg)
+        if pair is not None:
+            return pair
+        kind = "transfer"  # no donor, or its object did not fit
     if kind == "transfer" and (reference is None or len(reference) < 16):
         kind = "retouch"
     target = _log_uniform(rng, *cfg.delta_e) if cfg.delta_e[1] > cfg.delta_e[0] else cfg.delta_e[0]
@@ -214,6 +225,47 @@ def make_pair(
         comp, twin = jpeg(comp, q), jpeg(twin, q)
         info["jpeg_quality"] = q
     return Pair(comp, twin, region.astype(np.uint8) * 255, info)
+
+
+def paste_pair(
+    image: np.ndarray,
+    donor: Callable[[], tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] | None,
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+) -> Pair | None:
+    """A copy-paste composite (an object of the donor photo in ``image``) whose twin is the donor photo itself."""
+    if donor is None:
+        return None
+    d_image, d_maps, d_objects = donor()
+    if d_image.shape != image.shape:
+        return None
+    region, source = pick_region(d_image, d_maps, rng, replace(cfg, shape_share=0.0, object_share=1.0), d_objects)
+    feathered = rng.random() < cfg.feather_share
+    pasted = paste_object(image, d_image, region, target_area(rng, cfg), rng, feathered)
+    if pasted is None or not cfg.area[0] <= pasted[1].mean() <= cfg.area[1]:
+        return None
+    comp, landed = pasted
+    inside = comp[landed] / 255.0
+    ring = ndimage.binary_dilation(landed, iterations=max(2, image.shape[0] // 32)) & ~landed
+    around = comp[ring] / 255.0 if ring.any() else inside
+    lab_in, lab_out = changes._lab(inside), changes._lab(around)
+    info = {
+        "kind": "paste",
+        "method": "copy_paste",
+        "region_source": source,
+        "area": round(float(landed.mean()), 4),
+        # no unchanged version of a pasted object exists: ΔE, ΔL and ΔC* compare it with its surroundings
+        "delta_e": round(float(np.linalg.norm(lab_in.mean(0) - lab_out.mean(0))), 2),
+        "delta_l": round(float(lab_in[:, 0].mean() - lab_out[:, 0].mean()), 2),
+        "delta_chroma": round(float(np.hypot(*lab_in[:, 1:].T).mean() - np.hypot(*lab_out[:, 1:].T).mean()), 2),
+        "feathered": feathered,
+    }
+    twin = d_image
+    if cfg.jpeg_quality is not None:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        comp, twin = jpeg(comp, q), jpeg(twin, q)
+        info["jpeg_quality"] = q
+    return Pair(comp, twin, landed.astype(np.uint8) * 255, info)
 
 
 def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, count: int = 4096) -> np.ndarray:

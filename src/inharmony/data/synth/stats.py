@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 IHARMONY4_COMPOSITE_MSE = {"HCOCO": 69.37, "HAdobe5k": 345.54, "HFlickr": 264.35, "Hday2night": 109.65, "all": 172.47}
-KIND_LIKE = {"transfer": "HCOCO / HFlickr", "retouch": "HAdobe5k", "lighting": "Hday2night"}
+KIND_LIKE = {"transfer": "HCOCO / HFlickr", "retouch": "HAdobe5k", "lighting": "Hday2night", "paste": "copy-paste"}
 
 
 def _mse(a: Path, b: Path, size: int) -> float:
@@ -33,8 +33,11 @@ def change_stats(root: str | Path, size: int = 256) -> tuple[dict[str, dict], di
         raise FileNotFoundError(f"{manifest} not found (write the set with 'inharmony data synth')")
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in csv.DictReader(open(manifest, encoding="utf-8")):
-        mse = _mse(root / row["composite"], root / row["real"], size)
-        for kind in (row["kind"], "all"):
+        # a pasted object has no unchanged version (its twin is the donor photo): its ΔE is against its
+        # surroundings and its MSE says nothing, so it is reported on its own row and kept out of "all"
+        pasted = row["kind"] == "paste"
+        mse = float("nan") if pasted else _mse(root / row["composite"], root / row["real"], size)
+        for kind in (row["kind"],) if pasted else (row["kind"], "all"):
             for key in ("delta_e", "delta_l", "delta_chroma", "area"):
                 values[kind][key].append(float(row[key]))
             values[kind]["mse"].append(mse)
@@ -60,16 +63,18 @@ def stats_markdown(stats: dict[str, dict]) -> str:
     for kind in sorted(stats, key=lambda k: (k == "all", k)):
         s = stats[kind]
         like = KIND_LIKE.get(kind, "iHarmony4")
-        ref = (
-            " / ".join(f"{IHARMONY4_COMPOSITE_MSE[x.strip()]:.0f}" for x in like.split("/"))
-            if kind != "all"
-            else (f"{IHARMONY4_COMPOSITE_MSE['all']:.0f}")
-        )
+        if kind == "all":
+            ref = f"{IHARMONY4_COMPOSITE_MSE['all']:.0f}"
+        elif all(x.strip() in IHARMONY4_COMPOSITE_MSE for x in like.split("/")):
+            ref = " / ".join(f"{IHARMONY4_COMPOSITE_MSE[x.strip()]:.0f}" for x in like.split("/"))
+        else:
+            ref = "–"
         lines.append(
             f"| {kind} | {like} | {s['n']} | "
             f"{s['delta_e_median']:.1f} ({s['delta_e_p10']:.1f}–{s['delta_e_p90']:.1f}) | "
             f"{s['delta_l_median']:+.1f} | {s['delta_chroma_median']:+.1f} | {100 * s['area_median']:.1f} % | "
-            f"{s['mse_mean']:.0f} ({s['mse_median']:.0f}) | {ref} |"
+            + (f"{s['mse_mean']:.0f} ({s['mse_median']:.0f})" if np.isfinite(s["mse_mean"]) else "–")
+            + f" | {ref} |"
         )
     return "\n".join(lines)
 
@@ -91,7 +96,7 @@ def plot_change_stats(values: dict[str, dict[str, list[float]]], out: str | Path
         ("delta_e", "delta_l", "delta_chroma", "mse"),
         ("mean ΔE in the region", "ΔL (luminance shift)", "ΔC* (chroma shift)", "whole-image MSE at 256²"),
     ):
-        data = [values[k][key] for k in kinds]
+        data = [[x for x in values[k][key] if np.isfinite(x)] for k in kinds]  # a pasted object has no MSE
         bins = np.geomspace(1, 5000, 30) if key == "mse" else 30
         ax.hist(data, bins=bins, label=kinds, stacked=True)
         if key == "mse":

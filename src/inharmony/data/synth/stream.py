@@ -135,10 +135,26 @@ class SyntheticPairs(Dataset):
                 log.warning("photo skipped: %s", exc)
                 continue
             reference = region_pixels(ref_image, ref_maps, rng) if k != j else None
-            result = (make_pair(image, rng, maps, reference, self.config_at(key[0]), objects), j)
+            donor = self.donor(k, image.shape[:2], rng) if k != j else None
+            result = (make_pair(image, rng, maps, reference, self.config_at(key[0]), objects, donor), j)
             self._last = (key, result)
             return result
         raise ImageReadError("no readable photo among the synthetic data's photos")
+
+    def donor(self, k: int, shape: tuple[int, int], rng: np.random.Generator):
+        """A callable giving photo ``k`` viewed like the pair's photo, at ``shape``, with its human and object maps
+        (for the paste kind; only called when that kind is drawn)."""
+
+        def load() -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+            photo, human, objects = self.cache[k]
+            image, maps = view(photo, human + objects, self.size, rng if self.train else None)
+            if image.shape[:2] != shape:
+                wh = (shape[1], shape[0])
+                image = np.asarray(Image.fromarray(image).resize(wh, Image.BILINEAR))
+                maps = [np.asarray(Image.fromarray(m).resize(wh, Image.NEAREST)) for m in maps]
+            return image, maps[: len(human)], maps[len(human) :]
+
+        return load
 
     def __getitem__(self, index: int) -> dict:
         p, member = divmod(index, 2)
