@@ -28,4 +28,6 @@ done
 sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
 [ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
 [ -d data/synth_v2 ] && sets+=(--data "synth=data/synth_v2")
+# EXTRA_MODELS="a.safetensors b.onnx": more models in the same table (e.g. the long run's weights)
+for extra in ${EXTRA_MODELS:-}; do models+=(--model "$extra"); done
 "$BIN" evaluate --model default "${models[@]}" "${sets[@]}" --out "$OUT/evaluation" --no-groups
