@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "max_steps": None,  # stop after this many optimiser steps (smoke tests)
         "max_minutes": None,  # stop (state saved, resumable) after this many minutes of this call: chunked runs
         "checkpoint_every": 200,  # also save mid-epoch every N steps
+        "state_max_mib": None,  # split last.pt into files of at most this many MiB (e.g. 15 for 16 MiB transfers)
         "log_every": 50,  # log a line every N steps when no progress bar is shown (not a terminal)
         "collapse_patience": 2,  # stop when composites get empty predictions this many validations in a row
         "device": "auto",

@@ -24,7 +24,8 @@ from inharmony.checkpoint import save_model
 from inharmony.engine import distributed
 from inharmony.engine.data import build_datasets
 from inharmony.engine.evaluate import evaluate
-from inharmony.fileio import atomic_path, write_text_atomic
+from inharmony.engine.state_files import load_state_files, save_state_files
+from inharmony.fileio import write_text_atomic
 from inharmony.inference.predictor import resolve_model_path
 from inharmony.losses import DIRLLoss
 from inharmony.models import create_model
@@ -145,9 +146,9 @@ class Trainer:
             "best_iou": self.best_iou,
             "scaler": self.scaler.state_dict() if self.scaler else None,
         }
+        limit = self.cfg["train"]["state_max_mib"]
         try:
-            with atomic_path(self.state_path) as tmp:
-                torch.save(state, tmp)
+            save_state_files(state, self.state_path, int(limit * 2**20) if limit else None)
         except OSError as exc:  # e.g. a full disk: the atomic write leaves the previous state as it was
             raise TrainingError(
                 f"could not write the checkpoint {self.state_path} ({exc}); the previous one is intact: free space "
@@ -155,10 +156,10 @@ class Trainer:
             ) from exc
 
     def load_state(self) -> None:
+        if not self.state_path.is_file():
+            raise TrainingError(f"cannot resume: {self.state_path} does not exist")
         try:
-            state = torch.load(self.state_path, map_location=self.device, weights_only=True)
-        except FileNotFoundError as exc:
-            raise TrainingError(f"cannot resume: {self.state_path} does not exist") from exc
+            state = load_state_files(self.state_path, map_location=self.device)
         except Exception as exc:  # noqa: BLE001 - truncated or foreign file
             raise TrainingError(f"cannot resume: {self.state_path} is unreadable ({exc})") from exc
         if state.get("version") != STATE_VERSION:
