@@ -58,3 +58,30 @@ def test_average_hash_finds_the_same_photo_at_other_sizes(tmp_path):
     a, b = (Image.open(p) for p in sorted(photos.iterdir()))
     assert average_hash(a) == average_hash(a.resize((160, 120))) == average_hash(a.resize((800, 600)))
     assert average_hash(a) != average_hash(b)
+
+
+def test_data_shrink_keeps_layout_labels_and_the_rest_of_a_bad_folder(tmp_path, capsys):
+    import numpy as np
+
+    src = tmp_path / "photos"
+    (src / "images" / "train").mkdir(parents=True)
+    (src / "segments" / "train").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (300, 480, 3), dtype=np.uint8)).save(src / "images" / "train" / "1.jpg")
+    Image.fromarray(rng.integers(0, 255, (300, 200), dtype=np.uint8)).save(src / "images" / "train" / "grey.jpg")
+    labels = np.zeros((300, 480), np.uint8)
+    labels[:, 240:] = 7
+    labels[100:200, 100:150] = 3
+    Image.fromarray(labels).save(src / "segments" / "train" / "1_0.png")
+    (src / "README.md").write_text("terms")
+    (src / "images" / "train" / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main(["data", "shrink", "--photos", str(src), "--out", str(tmp_path / "small"), "--max-side", "96"]) == 1
+    out = capsys.readouterr().out
+    assert "broken.jpg" in out and "2 photos, 1 label maps, 1 other files" in out
+    small = tmp_path / "small"
+    photo = Image.open(small / "images" / "train" / "1.jpg")
+    assert photo.format == "JPEG" and photo.size == (96, 60)
+    assert Image.open(small / "images" / "train" / "grey.jpg").format == "JPEG"  # a greyscale photo stays a photo
+    seg = Image.open(small / "segments" / "train" / "1_0.png")
+    assert seg.size == (96, 60) and set(np.unique(np.asarray(seg))) == {0, 3, 7}  # nearest: no new labels
+    assert (small / "README.md").read_text() == "terms"

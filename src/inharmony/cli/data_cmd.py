@@ -84,6 +84,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-debian", action="store_true", help="only the photos bundled with Python packages")
     p.set_defaults(handler=run_photos)
 
+    p = data.add_parser(
+        "shrink",
+        help="a downscaled copy of a photo folder (photos, label and object maps), e.g. to send to a GPU machine",
+    )
+    p.add_argument("--photos", required=True, help="folder to copy (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder (same relative paths)")
+    p.add_argument("--max-side", type=int, default=320, help="long side of the copy in pixels (default 320)")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality of the photos (default 90)")
+    p.set_defaults(handler=run_shrink)
+
     p = data.add_parser("preview", help="write a PNG grid of samples: composite | mask | real")
     p.add_argument("--root", required=True)
     p.add_argument("--split", default="train")
@@ -189,6 +199,21 @@ def run_photos(args: argparse.Namespace) -> int:
     photos = sum(r["file"].startswith("photos/") for r in records)
     print(json.dumps({"photos": photos, "cutouts": len(records) - photos, "out": args.out}))
     return 0
+
+
+def run_shrink(args: argparse.Namespace) -> int:
+    from inharmony.data.shrink import shrink_folder
+
+    counts = shrink_folder(args.photos, args.out, args.max_side, args.quality, progress=partial(progress, desc="files"))
+    for line in counts["failed"]:
+        print(f"skipped: {line}")
+    mib = {k: counts[k] / 2**20 for k in ("bytes_in", "bytes_out")}
+    print(
+        f"{counts['photo']} photos, {counts['labels']} label maps, {counts['copied']} other files: "
+        f"{mib['bytes_in']:.1f} MiB → {mib['bytes_out']:.1f} MiB in {args.out}"
+        + (f"; {len(counts['failed'])} unreadable file(s) skipped" if counts["failed"] else "")
+    )
+    return 1 if counts["failed"] else 0
 
 
 def run_preview(args: argparse.Namespace) -> int:
