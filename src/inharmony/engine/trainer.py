@@ -97,7 +97,6 @@ class Trainer:
             iou=cfg["loss"]["iou"],
             lambda_verdict=cfg["loss"]["verdict"],
         )
-        # one parameter group: every registered model (DIRL, smp/timm baselines) trains with one learning rate
         # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
         # fresh (a new branch) may learn faster (train.new_lr_mult)
         named = dict(self.model.named_parameters())
