@@ -84,36 +84,32 @@ register_model(
 )
 
 
-register_model(
-    "dirl_mobilenetv2_colour",
-    DIRL,
-    {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream"},
-    "compact DIRL plus a light relative-colour stream (from scratch, 1/4 resolution) correcting its logits",
-)
-register_model(
-    "dirl_mobilenetv2_verdict",
-    DIRL,
-    {"encoder": "mobilenetv2", "decoder_channels": 32, "colour": "stream", "verdict": True},
-    "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
-)
-register_model(
-    "madisnet_mobilenetv2",
-    DIRL,
-    {"encoder": "mobilenetv2", "decoder_channels": 32, "mapper": "ihdrnet"},
-    "MadisNet: a learnable bilateral-grid colour mapping (light iHDRNet) in front of the compact DIRL",
-)
-register_model(
-    "madisnet_mobilenetv2_verdict",
-    DIRL,
-    {"encoder": "mobilenetv2", "decoder_channels": 32, "mapper": "ihdrnet", "verdict": True},
-    "MadisNet's colour mapping in front of the compact DIRL, with the verdict head",
-)
-register_model(
-    "dirl_mobilenetv2_plain_verdict",
-    DIRL,
-    {"encoder": "mobilenetv2", "decoder_channels": 32, "verdict": True},
-    "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
-)
+# compact DIRL variants for issue 21's controlled comparison: colour evidence (a relative-colour stream or
+# MadisNet's learnable colour mapping) and the verdict head that gates the mask
+COMPACT_VARIANTS = {
+    "dirl_mobilenetv2_colour": (
+        {"colour": "stream"},
+        "compact DIRL plus a light relative-colour stream (from scratch, 1/4 resolution) correcting its logits",
+    ),
+    "dirl_mobilenetv2_verdict": (
+        {"colour": "stream", "verdict": True},
+        "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
+    ),
+    "dirl_mobilenetv2_plain_verdict": (
+        {"verdict": True},
+        "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
+    ),
+    "madisnet_mobilenetv2": (
+        {"mapper": "ihdrnet"},
+        "MadisNet: a learnable bilateral-grid colour mapping (light iHDRNet) in front of the compact DIRL",
+    ),
+    "madisnet_mobilenetv2_verdict": (
+        {"mapper": "ihdrnet", "verdict": True},
+        "MadisNet's colour mapping in front of the compact DIRL, with the verdict head",
+    ),
+}
+for _name, (_options, _about) in COMPACT_VARIANTS.items():
+    register_model(_name, DIRL, {"encoder": "mobilenetv2", "decoder_channels": 32, **_options}, _about)
 
 
 def _register_baselines() -> None:
