@@ -138,6 +138,23 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
+def lab_shifts(lab: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Mean luminance shift ΔL and chroma shift ΔC* of N×3 Lab pixels against reference Lab pixels."""
+    return {
+        "delta_l": round(float(lab[:, 0].mean() - reference[:, 0].mean()), 2),
+        "delta_chroma": round(float(np.hypot(*lab[:, 1:].T).mean() - np.hypot(*reference[:, 1:].T).mean()), 2),
+    }
+
+
+def finish_pair(comp, twin, region, info, rng, cfg) -> Pair:
+    """JPEG-compress composite and twin with one drawn quality (when ``cfg.jpeg_quality``) and pack the pair."""
+    if cfg.jpeg_quality is not None:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        comp, twin = jpeg(comp, q), jpeg(twin, q)
+        info["jpeg_quality"] = q
+    return Pair(comp, twin, region.astype(np.uint8) * 255, info)
+
+
 def _draw_change(kind, img, touched, reference, rng):
     """(base, changed, method): the rest of the composite comes from ``base``, the region from ``changed``."""
     if kind == "transfer":
@@ -216,15 +233,10 @@ def make_pair(
         "region_source": source,
         "area": round(float(region.mean()), 4),
         "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
-        "delta_l": round(float(lab_c[:, 0].mean() - lab_r[:, 0].mean()), 2),
-        "delta_chroma": round(float(np.hypot(*lab_c[:, 1:].T).mean() - np.hypot(*lab_r[:, 1:].T).mean()), 2),
+        **lab_shifts(lab_c, lab_r),
         "feathered": bool((alpha % 1).any()),
     }
-    if cfg.jpeg_quality is not None:
-        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
-        comp, twin = jpeg(comp, q), jpeg(twin, q)
-        info["jpeg_quality"] = q
-    return Pair(comp, twin, region.astype(np.uint8) * 255, info)
+    return finish_pair(comp, twin, region, info, rng, cfg)
 
 
 def paste_pair(
@@ -256,16 +268,11 @@ def paste_pair(
         "area": round(float(landed.mean()), 4),
         # no unchanged version of a pasted object exists: ΔE, ΔL and ΔC* compare it with its surroundings
         "delta_e": round(float(np.linalg.norm(lab_in.mean(0) - lab_out.mean(0))), 2),
-        "delta_l": round(float(lab_in[:, 0].mean() - lab_out[:, 0].mean()), 2),
-        "delta_chroma": round(float(np.hypot(*lab_in[:, 1:].T).mean() - np.hypot(*lab_out[:, 1:].T).mean()), 2),
+        **lab_shifts(lab_in, lab_out),
         "feathered": feathered,
     }
     twin = d_image
-    if cfg.jpeg_quality is not None:
-        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
-        comp, twin = jpeg(comp, q), jpeg(twin, q)
-        info["jpeg_quality"] = q
-    return Pair(comp, twin, landed.astype(np.uint8) * 255, info)
+    return finish_pair(comp, twin, landed, info, rng, cfg)
 
 
 def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, count: int = 4096) -> np.ndarray:
