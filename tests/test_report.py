@@ -66,6 +66,7 @@ def test_a_perfect_model_gets_perfect_scores():
     assert overall["n"] == 4 and overall["n_authentic"] == 4
     assert overall["AP"] == pytest.approx(100) and overall["IoU_plain"] == pytest.approx(100, abs=1e-3)
     assert overall["area_authentic"] == 0 and overall["false_alarm"] == 0 and overall["AUROC"] == 1.0
+    assert overall["detected"] == 1.0  # every composite gets a "yes"
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +98,15 @@ def test_evaluate_command_table_for_models_that_fire_on_everything_or_nothing(re
     printed = capsys.readouterr().out
     assert "| reference_nothing | real | overall | 3 |" in printed and "false alarms" in printed
     assert "| model | real AP | swap AP | auth AP |" not in printed  # a set without composites has no AP column
-    assert "| model | real AP | swap AP | authentic area | false alarms | AUROC |" in printed
-    assert "| reference_whole_image | " in printed and "| 100.0 % | 100.0 % | 0.500 |" in printed
+    assert "| model | real AP | swap AP | detected | authentic area | false alarms | AUROC |" in printed
+    assert "| reference_whole_image | " in printed and "| 100.0 % | 100.0 % | 100.0 % | 0.500 |" in printed
+    assert "| 0.0 % | 0.0 % | 0.0 % | 0.500 |" in printed  # nothing detected, nothing marked, no false alarm
     summary = json.loads((out / "results.json").read_text())["summary"]
     get = {(s["model"], s["set"], s["group"]): s for s in summary}
     everything, nothing = get[("reference_whole_image", "all", "overall")], get[("reference_nothing", "all", "overall")]
     assert everything["area_authentic"] == 1.0 and everything["false_alarm"] == 1.0 and everything["AUROC"] == 0.5
     assert nothing["area_authentic"] == 0.0 and nothing["false_alarm"] == 0.0 and nothing["AUROC"] == 0.5
+    assert everything["detected"] == 1.0 and nothing["detected"] == 0.0
     assert nothing["F1_plain"] == 0.0 and nothing["IoU_plain"] == 0.0
     assert everything["IoU_plain"] < 50  # the whole image is a poor mask for 1–50 % regions
     assert get[("reference_nothing", "real", "S0")]["n"] == 2 and get[("reference_nothing", "real", "S1")]["n"] == 1

@@ -12,9 +12,10 @@ A set is named on the command line as ``NAME=SPEC``:
 
 Per image (at the network resolution, masks resized bilinearly and binarised at 0.5): AP, F1 and IoU under the
 published protocol (per-image min-max normalisation), F1 and IoU under the plain one (raw probabilities > 0.5),
-the predicted area (p > 0.5), the maximum probability and the image-level score. Then means per set and group,
-and for authentic photos the median area, median maximum, false-alarm rate (score > 0.5) and the AUROC of the
-score for the set's composites against its authentic photos.
+the predicted area (p > 0.5), the maximum probability and the image-level score. Then means per set and group:
+for composites the detection rate (score > 0.5: the verdict says "has a region"), for authentic photos the median
+area, median maximum, false-alarm rate (score > 0.5), and the AUROC of the score for the set's composites against
+its authentic photos. Detections and false alarms are the two sides of the verdict at the default threshold.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "F1_plain": _mean([r["f1_plain"] for r in comp]),
                 "IoU_plain": _mean([r["iou_plain"] for r in comp], 100),
                 "area_composite": float(np.median([r["area"] for r in comp])) if comp else math.nan,
+                "detected": _mean([float(r["score"] > 0.5) for r in comp]),
                 "n_authentic": len(auth),
                 "area_authentic": float(np.median([r["area"] for r in auth])) if auth else math.nan,
                 "max_p_authentic": float(np.median([r["max_p"] for r in auth])) if auth else math.nan,
@@ -188,16 +190,18 @@ def _f(value: float, digits: int = 2, pct: bool = False) -> str:
 
 
 def glance(summary: list[dict]) -> str:
-    """One row per model: each set's overall AP (published protocol) and, over every authentic photo of every set,
-    the median predicted area, the false-alarm rate and the AUROC of all composites against them."""
+    """One row per model: each set's overall AP (published protocol), the share of all composites the verdict
+    detects and, over every authentic photo of every set, the median predicted area, the false-alarm rate and the
+    AUROC of all composites against them."""
     sets = list(dict.fromkeys(s["set"] for s in summary if s["set"] != "all" and s["group"] == "overall" and s["n"]))
-    head = "| model | " + " | ".join(f"{x} AP" for x in sets) + " | authentic area | false alarms | AUROC |"
-    lines = [head, "|---|" + "---:|" * (len(sets) + 3)]
+    head = "| model | " + " | ".join(f"{x} AP" for x in sets) + " | detected | authentic area | false alarms | AUROC |"
+    lines = [head, "|---|" + "---:|" * (len(sets) + 4)]
     by = {(s["model"], s["set"], s["group"]): s for s in summary}
     for model in dict.fromkeys(s["model"] for s in summary):
         cells = [_f(by[(model, x, "overall")]["AP"]) if (model, x, "overall") in by else "–" for x in sets]
         a = by.get((model, "all", "overall"))
-        tail = [_f(a["area_authentic"], pct=True), _f(a["false_alarm"], pct=True), _f(a["AUROC"], 3)] if a else []
+        rates = ("detected", "area_authentic", "false_alarm")
+        tail = [_f(a[k], pct=True) for k in rates] + [_f(a["AUROC"], 3)] if a else []
         lines.append(f"| {model} | " + " | ".join(cells + tail) + " |")
     return "\n".join(lines) + "\n"
 
@@ -205,8 +209,8 @@ def glance(summary: list[dict]) -> str:
 def markdown(summary: list[dict], groups: bool = True) -> str:
     """Three markdown tables: each model at a glance, localisation on composites, and the authentic-photo figures."""
     loc = [
-        "| model | set | group | n | AP | F1 | IoU | F1 plain | IoU plain | area (composites) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | set | group | n | AP | F1 | IoU | F1 plain | IoU plain | area (composites) | detected |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     auth = [
         "| model | set | authentic photos | median area | median max p | false alarms (score > 0.5) | AUROC |",
@@ -222,7 +226,7 @@ def markdown(summary: list[dict], groups: bool = True) -> str:
             loc.append(
                 f"| {s['model']} | {s['set']} | {s['group']} | {s['n']} | {_f(s['AP'])} | {_f(s['F1'], 4)} | "
                 f"{_f(s['IoU'])} | {_f(s['F1_plain'], 4)} | {_f(s['IoU_plain'])} | "
-                f"{_f(s['area_composite'], pct=True)} |"
+                f"{_f(s['area_composite'], pct=True)} | {_f(s['detected'], pct=True)} |"
             )
         if s["n_authentic"] and s["group"] == "overall":
             auth.append(
