@@ -90,8 +90,16 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, capsys, monkey
     assert not [p for p in run.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
 
 
-def test_loader_workers_fit_the_machine():
-    assert loader_workers("auto") == max(0, min(4, (os.cpu_count() or 1) - 1))
+def test_loader_workers_fit_the_machine(monkeypatch):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loader_workers("auto") == max(0, min(16, (os.cpu_count() or 1) - 1))
+    assert loader_workers("auto", cores=2) == 1  # this machine: one worker beside the training process
+    assert loader_workers("auto", cores=16) == 15  # a lent GPU machine: composites need many workers
+    assert loader_workers("auto", cores=128) == 16
+    assert loader_workers("auto", cores=16, local_processes=8) == 1  # 8 GPUs under torchrun share 16 cores
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert loader_workers("auto", cores=16) == 3
+    assert loader_workers("auto", cores=1) == 0
     assert loader_workers(3) == 3
 
 

@@ -48,7 +48,8 @@ DEFAULTS: dict[str, Any] = {
         "val_every": 3,
         "val_every_early": 5,  # before the first milestone, as the reference
         "validate": True,  # false: never validate (no best.safetensors), e.g. when the caller evaluates itself
-        "workers": "auto",  # data loader processes: "auto" = one per core beyond the first (at most 4), or a number
+        # data loader processes: "auto" = the cores less one (shared by torchrun's local processes, ≤ 16), or a number
+        "workers": "auto",
         "max_bad_share": 0.01,  # stop when more than this share of an epoch's samples cannot be read
         "seed": 42,
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)

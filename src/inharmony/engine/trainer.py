@@ -51,10 +51,16 @@ def epoch_indices(n: int, epoch: int, seed: int, info: distributed.DistInfo, gro
     return [g * group + k for g in order for k in range(group)]
 
 
-def loader_workers(setting: int | str) -> int:
-    """``train.workers``: a number, or ``"auto"``: one per core beyond the first (the main process trains), ≤ 4."""
+MAX_AUTO_WORKERS = 16  # on-the-fly composites cost a core each at ~40 samples/s: a GPU needs many of them
+
+
+def loader_workers(setting: int | str, cores: int | None = None, local_processes: int | None = None) -> int:
+    """``train.workers``: a number, or ``"auto"``: this process's share of the cores (torchrun's
+    ``LOCAL_WORLD_SIZE`` processes share them) less one for the process that trains, at most 16."""
     if setting == "auto":
-        return max(0, min(4, (os.cpu_count() or 1) - 1))
+        cores = cores or os.cpu_count() or 1
+        local = local_processes or int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        return max(0, min(MAX_AUTO_WORKERS, cores // max(1, local) - 1))
     return int(setting)
 
 
