@@ -278,3 +278,66 @@ def test_written_paste_set_and_its_statistics(tmp_path):
     assert stats["all"]["n"] == sum(r["kind"] != "paste" for r in rows)  # pasted objects have no MSE to compare
     assert np.isnan(stats["paste"]["mse_mean"]) and np.isfinite(stats["all"]["mse_mean"])
     assert "| paste | copy-paste |" in stats_markdown(stats)
+
+
+def test_annotator_outline_is_a_rough_polygon_of_the_region():
+    from inharmony.data.synth.regions import annotator_outline
+
+    yy, xx = np.mgrid[:120, :160]
+    blob = ((yy - 60) / 35) ** 2 + ((xx - 70) / 45) ** 2 + 0.3 * np.sin(xx / 3.0) < 1  # a wavy-edged object
+    blob[5:12, 140:150] = True  # and a second, small part
+    rng = np.random.default_rng(0)
+    traced = annotator_outline(blob, rng)
+    iou = (traced & blob).sum() / (traced | blob).sum()
+    assert 0.85 < iou < 0.995  # the same object, but not its exact edge
+    assert (traced & ~blob).any() and (blob & ~traced).any()  # spills over and misses, like a clicked polygon
+    assert traced[5:12, 140:150].mean() > 0.5  # every part is traced
+    assert np.array_equal(traced, annotator_outline(blob, np.random.default_rng(0)))  # seeded
+    finer = annotator_outline(blob, np.random.default_rng(0), tolerance=(0.001, 0.001), jitter=0.0)
+    assert (finer ^ blob).mean() < (traced ^ blob).mean()  # a tighter tolerance follows the edge closer
+
+
+def test_outlined_regions_spill_the_change_over_the_seam(photo):
+    reference = photo[1].reshape(-1, 3)[::7] / 255.0
+    labels = np.ones(photo[0].shape[:2], np.int32)
+    yy, xx = np.mgrid[: labels.shape[0], : labels.shape[1]]
+    labels[((yy - 48) / 25) ** 2 + ((xx - 60) / 30) ** 2 + 0.25 * np.sin(xx / 2.5) < 1] = 2
+    exact = SynthConfig(jpeg_quality=None, feather_share=0.0, shape_share=0.0)
+    traced_cfg = SynthConfig(jpeg_quality=None, feather_share=0.0, shape_share=0.0, outline_share=1.0)
+    outlined = 0
+    for seed in range(6):
+        a = make_pair(photo[0], np.random.default_rng(seed), [labels], reference, exact)
+        assert a.info["outlined"] is False
+        b = make_pair(photo[0], np.random.default_rng(seed), [labels], reference, traced_cfg)
+        region = b.mask > 127
+        assert np.array_equal(b.composite[~region], b.twin[~region])  # the mask is where the change is
+        if b.info["outlined"]:
+            outlined += 1
+            segment = labels == (2 if (labels[region] == 2).mean() > 0.5 else 1)
+            assert (region & ~segment).any() or (segment & ~region).any()  # not the segment's exact edge
+    assert outlined >= 4
+    with pytest.raises(ValueError, match="outline_share"):
+        SynthConfig(outline_share=1.5)
+
+
+def test_outlined_paste_cuts_the_donor_with_its_background(photo):
+    yy, xx = np.mgrid[:96, :128]
+    labels = np.ones((96, 128), np.int32)
+    labels[((yy - 40) / 20) ** 2 + ((xx - 55) / 25) ** 2 + 0.3 * np.sin(xx / 2.0) < 1] = 2
+    donor_image = np.zeros((96, 128, 3), np.uint8)
+    donor_image[:] = (0, 255, 0)  # a green scene
+    donor_image[labels == 2] = (200, 40, 40)  # around a red object
+
+    def green_share(outline_share):
+        cfg = SynthConfig(kinds={"paste": 1.0}, jpeg_quality=None, feather_share=0.0, outline_share=outline_share)
+        shares = []
+        for seed in range(6):
+            pair = make_pair(
+                photo[0], np.random.default_rng(seed), None, None, cfg, donor=lambda: (donor_image, [labels], [])
+            )
+            assert pair.info["kind"] == "paste" and np.array_equal(pair.twin, donor_image)
+            inside = pair.composite[pair.mask > 127].astype(int)
+            shares.append(((inside[:, 1] > 200) & (inside[:, 0] < 80)).mean())
+        return float(np.mean(shares))
+
+    assert green_share(1.0) > 2 * green_share(0.0) + 0.005  # the traced cut-out brings the donor's scene along

@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SHARE",
         help="share of copy-paste composites (another photo's object; its twin is that photo), default 0",
     )
+    p.add_argument(
+        "--outline",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of regions traced as an annotator's polygon (the change spills over its seams), default 0",
+    )
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
     p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
@@ -162,7 +169,11 @@ def run_synth(args: argparse.Namespace) -> int:
             max_side=args.max_side,
             test_fraction=0.1 if args.test_fraction is None else args.test_fraction,
             subset=args.subset,
-            cfg=SynthConfig(delta_e=tuple(args.delta_e), kinds=with_paste(SynthConfig().kinds, args.paste)),
+            cfg=SynthConfig(
+                delta_e=tuple(args.delta_e),
+                kinds=with_paste(SynthConfig().kinds, args.paste),
+                outline_share=args.outline,
+            ),
             objects=args.objects,
             progress=partial(progress, desc="composites"),
         )

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "max_side": 512,  # synthetic: photos are decoded once at this long side
         "objects": None,  # synthetic: object maps ('inharmony data objects') for photos without segmentations
         "object_share": 0.5,  # synthetic: how often such a photo's region comes from its object map
+        "outline_share": 0.0,  # synthetic: how often a region is traced as an annotator's polygon (seams)
     },
     "train": {
         "epochs": 60,

@@ -39,7 +39,10 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
         if not data["photos"]:
             raise ValueError("config data.photos is not set (a folder of photos for synthetic composites)")
         cfg_synth = SynthConfig(
-            kinds=dict(data["kinds"]), delta_e=tuple(data["delta_e"]), object_share=float(data["object_share"])
+            kinds=dict(data["kinds"]),
+            delta_e=tuple(data["delta_e"]),
+            object_share=float(data["object_share"]),
+            outline_share=float(data["outline_share"]),
         )
         return build_synthetic(
             data["photos"],

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from inharmony.data.synth import changes
 from inharmony.data.synth.paste import paste_object
-from inharmony.data.synth.regions import feather, segment_region, shape_region
+from inharmony.data.synth.regions import annotator_outline, feather, segment_region, shape_region
 
 MAX_GAIN = 3.0  # a drawn change may be extrapolated up to this factor to reach its target ΔE
 KINDS = (*changes.KINDS, "paste")  # paste: an object from another photo (data.synth.paste), not an in-place change
@@ -31,7 +31,9 @@ class SynthConfig:
     """Rules of the generator. ``kinds``: share of each kind of change; ``area``: region area bounds (le50);
     ``typical_area``: where most regions fall; ``delta_e``: the visible change range (min, max mean ΔE);
     ``shape_share``: share of geometric shapes instead of real segments; ``object_share``: share of object-map
-    regions for photos without human segments; ``jpeg_quality``: (min, max) or None."""
+    regions for photos without human segments; ``outline_share``: share of regions (in place or pasted) traced
+    as an annotator's polygon (:func:`~inharmony.data.synth.regions.annotator_outline`) instead of following
+    the segment exactly; ``jpeg_quality``: (min, max) or None."""
 
     kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
     area: tuple[float, float] = (0.01, 0.5)
@@ -41,6 +43,7 @@ class SynthConfig:
     shape_share: float = 0.03
     object_share: float = 0.5
     feather_share: float = 0.5
+    outline_share: float = 0.0
     jpeg_quality: tuple[int, int] | None = (75, 95)
     tries: int = 6
 
@@ -53,6 +56,8 @@ class SynthConfig:
             raise ValueError(f"area must satisfy 0 < min < max <= 1, got {self.area}")
         if not 0 < self.delta_e[0] <= self.delta_e[1]:
             raise ValueError(f"delta_e must satisfy 0 < min <= max, got {self.delta_e}")
+        if not 0 <= self.outline_share <= 1:
+            raise ValueError(f"outline_share must be in [0, 1], got {self.outline_share}")
 
 
 @dataclass
@@ -125,6 +130,17 @@ def pick_region(
     return shape_region(h, w, rng, float(np.mean(cfg.area))), "shape"
 
 
+def outlined(region: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray, bool]:
+    """``region`` traced as an annotator's polygon ``cfg.outline_share`` of the time (when the trace keeps the
+    area within ``cfg.area``), and whether it was. Draws nothing from ``rng`` when the share is 0."""
+    if cfg.outline_share <= 0 or rng.random() >= cfg.outline_share:
+        return region, False
+    traced = annotator_outline(region, rng)
+    if not cfg.area[0] <= traced.mean() <= cfg.area[1]:
+        return region, False
+    return traced, True
+
+
 def mean_delta_e(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
     """Mean CIE76 ΔE between float RGB images ``a`` and ``b`` ([0, 1]) over the bool mask ``where``."""
     if not where.any():
@@ -188,6 +204,7 @@ def make_pair(
     cfg = cfg or SynthConfig()
     img = image.astype(np.float64) / 255.0
     region, source = pick_region(image, maps or [], rng, cfg, objects)
+    region, traced = outlined(region, rng, cfg)
     alpha = feather(region, rng) if rng.random() < cfg.feather_share else region.astype(np.float32)
     touched = alpha > 0
     names = list(cfg.kinds)
@@ -235,6 +252,7 @@ def make_pair(
         "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
         **lab_shifts(lab_c, lab_r),
         "feathered": bool((alpha % 1).any()),
+        "outlined": traced,
     }
     return finish_pair(comp, twin, region, info, rng, cfg)
 
@@ -252,6 +270,7 @@ def paste_pair(
     if d_image.shape != image.shape:
         return None
     region, source = pick_region(d_image, d_maps, rng, replace(cfg, shape_share=0.0, object_share=1.0), d_objects)
+    region, traced = outlined(region, rng, cfg)  # the cut-out then carries slivers of the donor's background
     feathered = rng.random() < cfg.feather_share
     pasted = paste_object(image, d_image, region, target_area(rng, cfg), rng, feathered)
     if pasted is None or not cfg.area[0] <= pasted[1].mean() <= cfg.area[1]:
@@ -270,6 +289,7 @@ def paste_pair(
         "delta_e": round(float(np.linalg.norm(lab_in.mean(0) - lab_out.mean(0))), 2),
         **lab_shifts(lab_in, lab_out),
         "feathered": feathered,
+        "outlined": traced,
     }
     twin = d_image
     return finish_pair(comp, twin, landed, info, rng, cfg)

@@ -213,6 +213,7 @@ MANIFEST_FIELDS = [
     "delta_l",
     "delta_chroma",
     "feathered",
+    "outlined",
     "jpeg_quality",
 ]
 
