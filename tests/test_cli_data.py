@@ -85,3 +85,21 @@ def test_data_shrink_keeps_layout_labels_and_the_rest_of_a_bad_folder(tmp_path, 
     seg = Image.open(small / "segments" / "train" / "1_0.png")
     assert seg.size == (96, 60) and set(np.unique(np.asarray(seg))) == {0, 3, 7}  # nearest: no new labels
     assert (small / "README.md").read_text() == "terms"
+
+
+def test_outlined_regions_from_the_command_line_and_the_config(tmp_path, capsys):
+    import csv
+
+    from inharmony.engine.config import load_config
+    from inharmony.engine.data import build_datasets
+
+    photos = make_photos(tmp_path / "photos", n=4, noise=4.0)
+    out = tmp_path / "ds"
+    assert main(["data", "synth", "--photos", str(photos), "--out", str(out), "--n", "6", "--outline", "1.0"]) == 0
+    rows = list(csv.DictReader(open(out / "manifest.csv", encoding="utf-8")))
+    assert len(rows) == 6 and sum(r["outlined"] == "True" for r in rows) >= 3
+    assert main(["data", "synth", "--photos", str(photos), "--out", str(out), "--n", "2", "--outline", "2"]) == 2
+    assert "outline_share" in capsys.readouterr().err
+    cfg = load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.outline_share=0.7"])
+    train, val = build_datasets(cfg)
+    assert train.cfg.outline_share == 0.7 and val.cfg.outline_share == 0.7
