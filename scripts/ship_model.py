@@ -6,7 +6,8 @@ Usage:
 
 --scores reads EVAL_DIR/results.json (written by `inharmony evaluate --model FILE --data ... --out EVAL_DIR` for the
 file to ship) and stores each set's overall figures in the file's metadata, which `inharmony models` prints. The
-weights are not changed by adding scores.
+weights are not changed by adding scores. From a training state (RUN/last.pt) of a run with train.ema_decay, the
+averaged weights are shipped (--raw: the trained weights of the last step instead).
 """
 
 import argparse
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument(
         "--model", help="model file to ship (default: RUN/best.safetensors); RUN/last.pt takes the run's latest weights"
     )
+    parser.add_argument("--raw", action="store_true", help="from last.pt: the last step's weights, not their average")
     parser.add_argument("--size", type=int, help="inference size stored with the model (default: training size)")
     parser.add_argument("--scores", help="evaluation folder of the shipped file")
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
@@ -29,16 +31,21 @@ def main() -> None:
     run = Path(args.run)
     source = Path(args.model) if args.model else run / "best.safetensors"
     if source.suffix == ".pt":  # a training state: the latest weights, with the run's model config
-        import torch
         import yaml
 
         from inharmony.models import create_model
 
         cfg = yaml.safe_load((run / "config.yaml").read_text())
-        state = torch.load(source, map_location="cpu", weights_only=True)
+        from inharmony.engine.state_files import load_state_files
+
+        state = load_state_files(source, map_location="cpu")
         model = create_model(cfg["model"]["name"])
-        model.load_state_dict(state["model"], strict=True)
+        weights, averaged = state["model"], bool(state.get("ema")) and not args.raw
+        if averaged:  # AveragedModel's state: the module's weights under "module.", and its count
+            weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+        model.load_state_dict(weights, strict=True)
         model.model_info = {"size": cfg["data"]["size"], "step": state["global_step"], "epoch": state["epoch"]}
+        model.model_info["weights"] = "exponential moving average" if averaged else "last step"
     else:
         model = load_model(source)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]

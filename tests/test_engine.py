@@ -16,6 +16,8 @@ from inharmony.engine.config import load_config
 from inharmony.engine.trainer import Trainer, TrainingError
 from inharmony.models import create_model
 
+ROOT = Path(__file__).resolve().parents[1]
+
 TINY = [
     "--model",
     "dirl_mobilenetv2",
@@ -101,6 +103,35 @@ def test_resume_continues_exactly(synth_root, tmp_path, capsys):
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] >= 1
     for key in a["model"]:
         assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-6), key
+
+
+def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    common = [*TINY, "--root", str(synth_root), "--epochs", "3", "--set", "train.milestones=[1,2]"]
+    common += ["--set", "train.ema_decay=0.5"]
+    straight = train([*common, "--out", str(tmp_path / "a"), "--max-steps", "7"], capsys)
+    first = train([*common, "--out", str(tmp_path / "b"), "--max-steps", "3"], capsys)
+    train(["--resume", first["run_dir"], "--set", "train.max_steps=7"], capsys)
+    a = torch.load(Path(straight["run_dir"]) / "last.pt", weights_only=True)
+    b = torch.load(Path(first["run_dir"]) / "last.pt", weights_only=True)
+    assert int(a["ema"]["n_averaged"]) == int(b["ema"]["n_averaged"]) == 7
+    for key in a["ema"]:  # the average resumes exactly too
+        assert torch.allclose(a["ema"][key].float(), b["ema"][key].float(), atol=1e-6), key
+    key = next(k for k in a["model"] if k.endswith("weight") and a["model"][k].dim() == 4)
+    averaged, trained = a["ema"][f"module.{key}"], a["model"][key]
+    assert not torch.allclose(averaged, trained)  # an average, not the last step
+    best = load_file(str(Path(straight["run_dir"]) / "best.safetensors"))
+    assert torch.allclose(best[key].float(), averaged.float(), atol=1e-3)  # validation measured the average
+    run = Path(straight["run_dir"])
+    shipped = tmp_path / "shipped.safetensors"
+    ship = [sys.executable, "scripts/ship_model.py", "--run", str(run), "--model", str(run / "last.pt")]
+    for extra, want in (([], averaged), (["--raw"], trained)):
+        done = subprocess.run([*ship, *extra, "--out", str(shipped)], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert torch.allclose(load_file(str(shipped))[key].float(), want.float(), atol=1e-2)
+    assert main(["train", *common, "--root", str(synth_root), "--set", "train.ema_decay=1.5"]) == 2
+    assert "ema_decay" in capsys.readouterr().err
 
 
 def test_time_budget_stops_a_chunk_that_the_next_call_resumes(synth_root, tmp_path, capsys):

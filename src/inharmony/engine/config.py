@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "val_every_early": 5,  # before the first milestone, as the reference
         "validate": True,  # false: never validate (no best.safetensors), e.g. when the caller evaluates itself
         # data loader processes: "auto" = the cores less one (shared by torchrun's local processes, ≤ 16), or a number
+        "ema_decay": None,  # e.g. 0.999: validate, keep and ship an exponential moving average of the weights
         "workers": "auto",
         "max_bad_share": 0.01,  # stop when more than this share of an epoch's samples cannot be read
         "seed": 42,
