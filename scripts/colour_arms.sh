@@ -25,9 +25,8 @@ for arm in plain stream madisnet stream_paste; do
     echo "$arm: $(( $(date +%s) - start )) s" | tee -a "$OUT/minutes.txt"
     models+=(--model "$OUT/$arm/version_0/best.safetensors")
 done
-sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
-[ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
-[ -d data/synth_v2 ] && sets+=(--data "synth=data/synth_v2")
+# shellcheck source=scripts/eval_sets.sh
+source "$(dirname "$0")/eval_sets.sh"
 # EXTRA_MODELS="a.safetensors b.onnx": more models in the same table (e.g. the long run's weights)
 for extra in ${EXTRA_MODELS:-}; do models+=(--model "$extra"); done
 "$BIN" evaluate --model default "${models[@]}" "${sets[@]}" --out "$OUT/evaluation" --no-groups

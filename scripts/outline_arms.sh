@@ -22,8 +22,6 @@ for arm in exact outlined; do
     echo "$arm: $(( $(date +%s) - start )) s" | tee -a "$OUT/minutes.txt"
     models+=(--model "$OUT/$arm/version_0/best.safetensors")
 done
-sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
-[ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
-[ -d data/synth_v2 ] && sets+=(--data "synth=data/synth_v2")
-[ -d data/synth_v2_outline ] && sets+=(--data "synth_outline=data/synth_v2_outline")
+# shellcheck source=scripts/eval_sets.sh
+source "$(dirname "$0")/eval_sets.sh"
 "$BIN" evaluate "${models[@]}" "${sets[@]}" --out "$OUT/evaluation" --no-groups
