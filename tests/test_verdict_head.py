@@ -58,6 +58,32 @@ def test_authentic_samples_teach_the_verdict_not_the_mask(model):
     assert float(only_authentic["det"]) == 0.0 and float(only_authentic["verdict"]) > 0.0
 
 
+def test_pair_term_ranks_each_composite_above_its_own_twin():
+    from inharmony.losses import pair_ranking_loss
+
+    keep = torch.tensor([True, False, False, True, True, True, False, False])  # pairs: c|t, t|c, c|c, t|t
+    v = torch.tensor([2.0, -1.0, 0.5, 0.0, 3.0, -3.0, 1.0, 1.0], requires_grad=True)
+    loss = pair_ranking_loss(v, keep)
+    want = (torch.nn.functional.softplus(torch.tensor(-3.0)) + torch.nn.functional.softplus(torch.tensor(0.5))) / 2
+    assert torch.isclose(loss, want)  # only the two composite/twin pairs count
+    loss.backward()
+    assert v.grad[0] < 0 and v.grad[1] > 0 and v.grad[3] < 0 and v.grad[2] > 0  # composite up, twin down
+    assert (v.grad[4:] == 0).all()
+    assert float(pair_ranking_loss(v, torch.ones(8, dtype=torch.bool))) == 0.0  # iHarmony4: no twins, no term
+    assert float(pair_ranking_loss(v[:3], keep[:3])) == float(torch.nn.functional.softplus(torch.tensor(-3.0)))
+
+
+def test_pair_weight_adds_the_term_to_the_verdict_loss(model):
+    model.train()
+    x, mask = torch.randn(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)
+    mask[0, :, 10:30, 20:40] = 1.0
+    mask[3, :, 30:60, 5:25] = 1.0
+    out = model(x)
+    plain, paired = DIRLLoss()(out, mask), DIRLLoss(lambda_pair=2.0)(out, mask)
+    assert "pair" not in plain and float(paired["pair"]) > 0
+    assert torch.isclose(paired["loss"], plain["loss"] + 2.0 * paired["pair"])
+
+
 def test_verdict_head_learns_an_inside_outside_difference():
     """Feature maps where the candidate region differs from the rest only on composites: the head must learn to
     tell them apart (> 95 % on fresh samples) from the pooled inside/outside statistics."""

@@ -11,7 +11,13 @@ IoU term on by default, as in the released code.
 A model with a verdict head (outputs ``"mask_logits"`` and ``"verdict"``) learns *where* only from composites
 (L_seg on ``mask_logits`` and the attention maps of the samples with a region) and *whether* from every sample:
 ``+ λ_verdict · BCE(verdict, mask not empty)``. Authentic photos then teach the verdict, never the mask, so
-silence is no cheaper answer for the localiser. SSIM is kornia's (11×11 Gaussian window, σ 1.5,
+silence is no cheaper answer for the localiser. With ``λ_pair`` the verdict also learns from each composite *against
+its own authentic twin*: the trainer keeps pairs together, so samples ``2k`` and ``2k + 1`` of a batch are a
+composite and its twin (or two unrelated samples, which are skipped: a pair counts only when exactly one of the
+two has a region), and ``+ λ_pair · mean softplus(v_twin − v_composite)`` rewards ranking the composite above its
+twin. The two images differ only where the region was changed (or, for a pasted object, in the scene around it),
+so this term carries the evidence without the variation between photos that the plain BCE must also explain.
+SSIM is kornia's (11×11 Gaussian window, σ 1.5,
 C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
 """
 
@@ -86,9 +92,11 @@ class DIRLLoss(nn.Module):
         ssim: float = 1.0,
         iou: float = 1.0,
         lambda_verdict: float = 1.0,
+        lambda_pair: float = 0.0,
     ) -> None:
         super().__init__()
         self.lambda_det, self.lambda_att, self.lambda_verdict = lambda_det, lambda_att, lambda_verdict
+        self.lambda_pair = lambda_pair
         self.seg = SegmentationLoss(bce=1.0, ssim=ssim, iou=iou)
 
     def forward(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
@@ -111,4 +119,23 @@ class DIRLLoss(nn.Module):
                 for a in outputs.get("attention", []):
                     att = att + self.seg(a[keep], mask[keep], logits=False)
         loss = self.lambda_det * det + self.lambda_att * att + self.lambda_verdict * verdict
-        return {"loss": loss, "det": det.detach(), "att": att.detach(), "verdict": verdict.detach()}
+        out = {"det": det.detach(), "att": att.detach(), "verdict": verdict.detach()}
+        if self.lambda_pair:
+            pair = pair_ranking_loss(outputs["verdict"].float(), keep)
+            loss = loss + self.lambda_pair * pair
+            out["pair"] = pair.detach()
+        return {"loss": loss, **out}
+
+
+def pair_ranking_loss(verdict: Tensor, keep: Tensor) -> Tensor:
+    """``mean softplus(v_twin − v_composite)`` over the pairs ``(2k, 2k + 1)`` of a batch in which exactly one
+    sample has a region (B logits, B bools); 0 when there is no such pair."""
+    n = verdict.shape[0] // 2 * 2
+    v, k = verdict[:n].view(-1, 2), keep[:n].view(-1, 2)
+    valid = k[:, 0] != k[:, 1]
+    if not bool(valid.any()):
+        return verdict.new_zeros(())
+    first_is_composite = k[:, 0]
+    composite = torch.where(first_is_composite, v[:, 0], v[:, 1])
+    twin = torch.where(first_is_composite, v[:, 1], v[:, 0])
+    return F.softplus(twin - composite)[valid].mean()

@@ -64,7 +64,8 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",
         "tensorboard": False,
     },
-    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0},  # verdict: models with a verdict head
+    # verdict: models with a verdict head; pair: its ranking of each composite above its own authentic twin
+    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0, "pair": 0.0},
     "output": {"dir": "runs", "name": "dirl"},
 }
 

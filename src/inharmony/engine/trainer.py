@@ -108,6 +108,7 @@ class Trainer:
             ssim=cfg["loss"]["ssim"],
             iou=cfg["loss"]["iou"],
             lambda_verdict=cfg["loss"]["verdict"],
+            lambda_pair=cfg["loss"]["pair"],
         )
         # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
         # fresh (a new branch) may learn faster (train.new_lr_mult)
