@@ -128,6 +128,29 @@ def test_warm_start_from_a_model_without_the_head(tmp_path):
     assert torch.equal(target.colour_stream.body[0][0].weight, colour.colour_stream.body[0][0].weight)
 
 
+def test_contrast_only_verdict_ignores_what_region_and_scene_are(model, tmp_path):
+    from inharmony.checkpoint import save_model
+    from inharmony.engine.trainer import warm_start
+
+    head = VerdictHead((4,), hidden=8, contrast_only=True).eval()
+    plain = VerdictHead((4,), hidden=8).eval()
+    plain.load_state_dict(head.state_dict())
+    prob = torch.zeros(2, 1, 8, 8)
+    prob[:, :, 2:6, 2:6] = 1.0
+    feats = torch.randn(1, 4, 8, 8).repeat(2, 1, 1, 1)
+    feats[1] += torch.tensor([3.0, -2.0, 1.0, 0.5]).view(4, 1, 1)  # the same contrast on another content
+    with torch.no_grad():
+        assert torch.allclose(head(prob, [feats])[0], head(prob, [feats])[1], atol=1e-5)
+        assert not torch.allclose(plain(prob, [feats])[0], plain(prob, [feats])[1], atol=1e-3)
+        changed = feats.clone()
+        changed[0, :, 2:6, 2:6] += 1.0  # a different contrast does move it
+        assert not torch.allclose(head(prob, [changed])[0], head(prob, [feats])[0], atol=1e-4)
+    path = save_model(model, tmp_path / "verdict.safetensors")
+    contrast = create_model("dirl_mobilenetv2_verdict_contrast")
+    assert warm_start(contrast, path) == []  # the same weights: either kind starts from the other
+    assert contrast.verdict_head.contrast_only and not model.verdict_head.contrast_only
+
+
 def test_onnx_export_keeps_the_gate(model, tmp_path):
     pytest.importorskip("onnxruntime")
     from inharmony.checkpoint import save_model

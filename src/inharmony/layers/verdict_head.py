@@ -32,10 +32,15 @@ def inside_outside(features: Tensor, prob: Tensor) -> Tensor:
 
 class VerdictHead(nn.Module):
     """``forward(prob, maps)``: the candidate region (B×1×H×W probabilities) and feature maps (B×C_k×h×w each,
-    channels as given to the constructor) → B verdict logits."""
+    channels as given to the constructor) → B verdict logits.
 
-    def __init__(self, channels: tuple[int, ...], hidden: int = 64) -> None:
+    ``contrast_only``: the MLP sees the inside − outside contrasts and the candidate's confidence, with the inside
+    and outside means themselves zeroed (same weights, so either kind starts from the other): what the region
+    and the scene *are* can then no longer shift an image's score, only how they differ."""
+
+    def __init__(self, channels: tuple[int, ...], hidden: int = 64, contrast_only: bool = False) -> None:
         super().__init__()
+        self.contrast_only = contrast_only
         self.norms = nn.ModuleList(nn.BatchNorm2d(c) for c in channels)
         width = 3 * sum(channels) + 2  # + the candidate's top-1 % confidence and its mean
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
@@ -46,6 +51,8 @@ class VerdictHead(nn.Module):
         k = max(1, flat.shape[1] // 100)
         stats = [flat.topk(k, dim=1).values.mean(1, keepdim=True), flat.mean(1, keepdim=True)]
         pooled = [inside_outside(norm(m), prob) for norm, m in zip(self.norms, maps)]
+        if self.contrast_only:  # [inside, outside, inside − outside] → [0, 0, inside − outside]
+            pooled = [p * (torch.arange(p.shape[1], device=p.device) >= 2 * p.shape[1] // 3) for p in pooled]
         return self.mlp(torch.cat([*pooled, *stats], dim=1)).squeeze(1)
 
 

@@ -40,14 +40,15 @@ class DIRL(nn.Module):
         attention: str = "mda",
         decoder: str = "ggd",
         colour: str = "none",
-        verdict: bool = False,
+        verdict: bool | str = False,
         mapper: str = "none",
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
         stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's; ``verdict`` adds
-        the image-level gate; ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping
-        (:mod:`inharmony.layers.colour_mapping`) in front of everything."""
+        the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
+        ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping (:mod:`inharmony.layers.colour_mapping`) in
+        front of everything."""
         super().__init__()
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
@@ -55,6 +56,7 @@ class DIRL(nn.Module):
             ("decoder", decoder, ("ggd", "plain")),
             ("colour", colour, ("none", "stream")),
             ("mapper", mapper, ("none", "ihdrnet")),
+            ("verdict", verdict, (False, True, "contrast")),
         ):
             if value not in valid:
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
@@ -86,7 +88,9 @@ class DIRL(nn.Module):
             self.colour_head = ColourHead(d, d, d)
         if verdict:
             # candidate region vs the rest, in the 1/8 and deepest fused features and the colour stream's
-            self.verdict_head = VerdictHead((d, d, d) if colour == "stream" else (d, d))
+            self.verdict_head = VerdictHead(
+                (d, d, d) if colour == "stream" else (d, d), contrast_only=verdict == "contrast"
+            )
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
         """Five fused maps F0..F4 (F0 is None when it is not built)."""

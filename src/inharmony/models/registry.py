@@ -95,6 +95,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream", "verdict": True},
         "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
     ),
+    "dirl_mobilenetv2_verdict_contrast": (
+        {"colour": "stream", "verdict": "contrast"},
+        "dirl_mobilenetv2_verdict whose verdict sees only region-minus-surroundings contrasts, not their content",
+    ),
     "dirl_mobilenetv2_plain_verdict": (
         {"verdict": True},
         "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
