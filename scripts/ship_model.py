@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true", help="from last.pt: the last step's weights, not their average")
     parser.add_argument("--size", type=int, help="inference size stored with the model (default: training size)")
     parser.add_argument("--scores", help="evaluation folder of the shipped file")
+    parser.add_argument("--label", help="the shipped file's model label in --scores (needed when it has several)")
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     run = Path(args.run)
@@ -62,10 +63,14 @@ def main() -> None:
     info.pop("run", None)
     if args.scores:
         summary = json.loads((Path(args.scores) / "results.json").read_text())["summary"]
+        labels = sorted({s["model"] for s in summary})
+        label = args.label or (labels[0] if len(labels) == 1 else None)
+        if label not in labels:
+            raise SystemExit(f"--scores {args.scores} holds models {labels}: name the shipped one with --label")
         info["scores"] = {
             s["set"]: {k: round(v, 4) for k, v in s.items() if isinstance(v, float) and v == v}
             for s in summary
-            if s["group"] == "overall"
+            if s["group"] == "overall" and s["model"] == label
         }
     else:
         info.setdefault("scores", {})
