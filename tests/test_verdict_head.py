@@ -151,20 +151,66 @@ def test_contrast_only_verdict_ignores_what_region_and_scene_are(model, tmp_path
     assert contrast.verdict_head.contrast_only and not model.verdict_head.contrast_only
 
 
-def test_onnx_export_keeps_the_gate(model, tmp_path):
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    """The verdict model as a model file and its ONNX export (checked against it by the command)."""
     pytest.importorskip("onnxruntime")
     from inharmony.checkpoint import save_model
     from inharmony.cli.main import main
+
+    folder = tmp_path_factory.mktemp("exported")
+    model.eval()
+    path = save_model(model, folder / "v.safetensors", info={"size": 64})
+    assert main(["export", "--model", str(path), "--out", str(folder / "v.onnx"), "--check"]) == 0
+    return path, folder / "v.onnx"
+
+
+def test_onnx_export_keeps_the_gate(model, exported):
     from inharmony.export import OnnxModule
 
     model.eval()
-    path = save_model(model, tmp_path / "v.safetensors", info={"size": 64})
-    assert main(["export", "--model", str(path), "--out", str(tmp_path / "v.onnx"), "--check"]) == 0
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
         want = torch.sigmoid(model(x)["logits"])
-    got = torch.sigmoid(OnnxModule(tmp_path / "v.onnx")(x)["logits"])
+    got = torch.sigmoid(OnnxModule(exported[1])(x)["logits"])
     assert (want - got).abs().max() <= 1e-3
+
+
+def test_candidate_map_where_the_region_would_be_through_every_interface(exported, tmp_path):
+    """The localiser's map before the gate (what a user asks "where, if anywhere?") reaches the Python API on
+    both backends, the CLI and the REST API; a model without a verdict head has none."""
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from fakes import tiny_model_file
+    from inharmony.cli.main import main
+    from inharmony.inference import Predictor
+    from inharmony.web.app import create_app
+
+    path, onnx_path = exported
+    image = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    preds = [Predictor.from_checkpoint(str(p), device="cpu").predict(image) for p in (path, onnx_path)]
+    for pred in preds:
+        assert pred.candidate.shape == (50, 70) and 0 <= pred.candidate.min() <= pred.candidate.max() <= 1
+        assert (pred.low <= pred.candidate_low + 1e-5).all()  # the gate only lowers it: p = candidate × verdict
+        ratio = pred.low / pred.candidate_low
+        assert ratio.max() - ratio.min() < 1e-3  # one verdict per image
+    assert np.abs(preds[0].candidate - preds[1].candidate).max() < 1e-3  # ONNX carries it too
+    Image.fromarray(image).save(tmp_path / "x.png")
+    assert main(["predict", str(tmp_path / "x.png"), "--model", str(path), "--out", str(tmp_path / "o"),
+                 "--save", "mask,candidate", "--workers", "0"]) == 0  # fmt: skip
+    assert Image.open(tmp_path / "o" / "x_candidate.png").size == (70, 50)
+    plain = tiny_model_file(tmp_path / "plain")
+    assert Predictor.from_checkpoint(str(plain), device="cpu").predict(image).candidate is None
+    assert main(["predict", str(tmp_path / "x.png"), "--model", str(plain), "--out", str(tmp_path / "p"),
+                 "--save", "candidate", "--workers", "0"]) == 0  # fmt: skip
+    assert not (tmp_path / "p" / "x_candidate.png").exists()
+    assert main(["predict", str(tmp_path / "x.png"), "--out", str(tmp_path / "q"), "--save", "nope"]) == 2
+    with TestClient(create_app(models={"v": str(path)})) as client:
+        body = client.post("/v1/localize", files={"image": ("x.png", open(tmp_path / "x.png", "rb"))}).json()
+        assert body["candidate_png"] and body["inharmonious"] in (True, False)
 
 
 def test_colour_mapper_starts_as_identity_and_learns_a_spatial_colour_change():

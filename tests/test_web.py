@@ -67,6 +67,7 @@ def test_localize_good_image(client):
     mask = Image.open(io.BytesIO(base64.b64decode(body["mask_png"])))
     assert mask.size == (48, 32) and set(np.unique(np.asarray(mask))) <= {0, 255}
     assert len(body["attention_png"]) == 5 and body["timing_ms"] > 0
+    assert body["candidate_png"] is None  # a model without a verdict head has no candidate map
     assert 0 <= body["region_fraction"] <= 1 and 0 <= body["max_probability"] <= 1
     gray = client.post(
         "/v1/localize", files={"image": ("g.png", png_bytes(mode="L"), "image/png")}, data={"attention": "false"}

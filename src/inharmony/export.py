@@ -1,8 +1,10 @@
 """ONNX export (torch's dynamo exporter) and an ONNX Runtime module with the same output dict.
 
 The exported graph takes ``image`` (B×3×S×S, ImageNet-normalised, dynamic batch, fixed S) and returns
-``logits`` (B×1×S×S) and ``attention0..4`` (B×1×S×S probabilities). ONNX Runtime fuses BatchNorm into
-the convolutions when it builds the session. The model name and input size travel in the metadata.
+``logits`` (B×1×S×S) and ``attention0..4`` (B×1×S×S probabilities), and for a model with a verdict head
+``candidate`` (B×1×S×S logits: where the region would be if there is one, before the verdict's gate). ONNX
+Runtime fuses BatchNorm into the convolutions when it builds the session. The model name and input size travel in
+the metadata.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class _ExportWrapper(nn.Module):
 
     def forward(self, image: Tensor):
         out = self.model(image)
-        return (out["logits"], *out["attention"])
+        return (out["logits"], *out["attention"], *([out["mask_logits"]] if "mask_logits" in out else []))
 
 
 def export_onnx(model: nn.Module, path: str | Path, size: int = 256, max_batch: int = 64) -> Path:
@@ -33,8 +35,9 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 256, max_batch: 
     model = model.eval().cpu()
     wrapper = _ExportWrapper(model).eval()
     example = torch.randn(2, 3, size, size)
-    n_att = len(model(example[:1])["attention"])
-    names = ["logits"] + [f"attention{i}" for i in range(n_att)]
+    probe = model(example[:1])
+    names = ["logits"] + [f"attention{i}" for i in range(len(probe["attention"]))]
+    names += ["candidate"] if "mask_logits" in probe else []
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -78,5 +81,9 @@ class OnnxModule(nn.Module):
         self.model_info, self.input_size = self.session.model_info, self.session.input_size
 
     def forward(self, image: Tensor) -> dict:
-        tensors = [torch.from_numpy(o) for o in self.session.run(image.detach().cpu().numpy())]
-        return {"logits": tensors[0], "attention": tensors[1:]}
+        outputs = self.session.run(image.detach().cpu().numpy())
+        named = {k: torch.from_numpy(o) for k, o in zip(self.session.output_names, outputs)}
+        out = {"logits": named["logits"], "attention": [v for k, v in named.items() if k.startswith("attention")]}
+        if "candidate" in named:
+            out["mask_logits"] = named["candidate"]
+        return out

@@ -71,7 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--model", default="default", help="model file or shipped model name")
     p.add_argument("--out", default="predictions", help="output folder")
-    p.add_argument("--save", default="mask,overlay,heatmap", help="comma list of mask, overlay, heatmap, prob")
+    p.add_argument(
+        "--save",
+        default="mask,overlay,heatmap",
+        help="comma list of mask, overlay, heatmap, prob, candidate (a verdict model's heatmap of where the region "
+        "would be if the image has one, whatever its verdict)",
+    )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--workers", type=int, default=2, help="decoding threads (0: decode in the main thread)")
@@ -264,9 +269,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from inharmony.viz import heatmap, overlay
 
     wanted = {s.strip() for s in args.save.split(",") if s.strip()}
-    unknown = wanted - {"mask", "overlay", "heatmap", "prob"}
+    unknown = wanted - {"mask", "overlay", "heatmap", "prob", "candidate"}
     if unknown:
-        raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob")
+        raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob, candidate")
     kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
     kwargs.update(half=args.half, channels_last=args.channels_last, compile=args.compile)
     predictor = Predictor.from_checkpoint(args.model, device=args.device, backend=args.backend, **kwargs)
@@ -295,6 +300,8 @@ def run_predict(args: argparse.Namespace) -> int:
             save(out / f"{stem}_heatmap.png", heatmap(pred.probability), "PNG")
         if "overlay" in wanted:
             save(out / f"{stem}_overlay.jpg", overlay(record["image"], pred.probability, args.threshold), "JPEG")
+        if "candidate" in wanted and pred.candidate is not None:
+            save(out / f"{stem}_candidate.png", heatmap(pred.candidate), "PNG")
         written.append(True)
 
     def summary_row(path, pred=None, error=None, ms=None) -> dict:

@@ -12,7 +12,8 @@ import numpy as np
 
 
 class OnnxSession:
-    """``run(batch)`` → ``[logits, attention0, …]`` (numpy) for a B×3×S×S float32 ImageNet-normalised batch."""
+    """``run(batch)`` → ``[logits, attention0, …]`` (numpy) for a B×3×S×S float32 ImageNet-normalised batch, in
+    the order of ``output_names`` (a verdict model's export ends with ``candidate``)."""
 
     def __init__(self, path: str | Path, threads: int | None = None, providers: list[str] | None = None) -> None:
         import onnxruntime as ort
@@ -31,6 +32,7 @@ class OnnxSession:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise ValueError(f"{path} is not a loadable ONNX model ({exc})") from exc
         self.path = path
+        self.output_names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
         self.model_name = meta.get("model_name", "onnx")
         self.model_config = json.loads(meta.get("model_config", "{}"))

@@ -90,11 +90,14 @@ def upsample(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 @dataclass
 class Prediction:
     """One image's result. ``probability``: H×W float32 in [0, 1] at the input's size; ``attention``: the five
-    H×W MDA maps when asked for, else None. Both are computed from the network-resolution maps on first use."""
+    H×W MDA maps when asked for, else None; ``candidate``: for a model with a verdict head, where the region
+    would be if the image has one (the localiser's map before the verdict's gate; ``probability`` is this map
+    times the verdict), else None. All are computed from the network-resolution maps on first use."""
 
     low: np.ndarray  # S×S probabilities at the network resolution
     size: tuple[int, int]  # (H, W) of the input image
     attention_low: list[np.ndarray] | None = field(default=None, repr=False)
+    candidate_low: np.ndarray | None = field(default=None, repr=False)
 
     @functools.cached_property
     def probability(self) -> np.ndarray:
@@ -105,6 +108,10 @@ class Prediction:
         if self.attention_low is None:
             return None
         return [upsample(a, self.size) for a in self.attention_low]
+
+    @functools.cached_property
+    def candidate(self) -> np.ndarray | None:
+        return None if self.candidate_low is None else upsample(self.candidate_low, self.size)
 
     @functools.cached_property
     def score(self) -> float:
@@ -256,10 +263,21 @@ class Predictor:
 
     def _forward(self, batch: np.ndarray, attention: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """B×3×S×S → (B×S×S probabilities, five B×S×S attention maps or None) at the network resolution."""
+        maps = self._maps(batch, attention)
+        return maps["probability"], maps["attention"]
+
+    def _maps(self, batch: np.ndarray, attention: bool) -> dict:
+        """``probability`` (B×S×S), ``attention`` (five B×S×S maps or None) and ``candidate`` (B×S×S, or None for
+        a model without a verdict head) at the network resolution."""
+
+        def sigmoid(x: np.ndarray) -> np.ndarray:
+            return 1.0 / (1.0 + np.exp(-x[:, 0].astype(np.float32)))
+
         if self.backend == "onnxruntime":
-            outputs = self.model.run(batch)
-            prob = 1.0 / (1.0 + np.exp(-outputs[0][:, 0].astype(np.float32)))
-            return prob, [a[:, 0] for a in outputs[1:]] if attention else None
+            named = dict(zip(self.model.output_names, self.model.run(batch)))
+            att = [named[k][:, 0] for k in self.model.output_names if k.startswith("attention")] if attention else None
+            cand = sigmoid(named["candidate"]) if "candidate" in named else None
+            return {"probability": sigmoid(named["logits"]), "attention": att, "candidate": cand}
         import torch
 
         with torch.inference_mode():
@@ -267,15 +285,22 @@ class Predictor:
             out = self.net(x.contiguous(memory_format=self.memory_format))
             prob = torch.sigmoid(out["logits"].float())[:, 0].cpu().numpy()
             att = [a.float()[:, 0].cpu().numpy() for a in out["attention"]] if attention else None
-        return prob, att
+            cand = torch.sigmoid(out["mask_logits"].float())[:, 0].cpu().numpy() if "mask_logits" in out else None
+        return {"probability": prob, "attention": att, "candidate": cand}
 
     def predict_batch(
         self, batch: np.ndarray, sizes: list[tuple[int, int]], attention: bool = False
     ) -> list[Prediction]:
         """Predict a B×3×S×S batch (from :meth:`preprocess`); ``sizes`` are the (H, W) to return each map at."""
-        prob, att = self._forward(batch, attention)
+        maps = self._maps(batch, attention)
+        prob, att, cand = maps["probability"], maps["attention"], maps["candidate"]
         return [
-            Prediction(prob[i], (int(h), int(w)), [a[i] for a in att] if att is not None else None)
+            Prediction(
+                prob[i],
+                (int(h), int(w)),
+                [a[i] for a in att] if att is not None else None,
+                cand[i] if cand is not None else None,
+            )
             for i, (h, w) in enumerate(sizes)
         ]
 

@@ -59,6 +59,11 @@ class Localization(BaseModel):
     probability_png: str = Field(description="probability ×255 at the image's size, 8-bit PNG, base64")
     heatmap_png: str = Field(description="colour heatmap of the probability, PNG, base64")
     attention_png: list[str] = Field(default_factory=list, description="the five MDA maps as heatmaps, finest first")
+    candidate_png: str | None = Field(
+        None,
+        description="models with a verdict head: heatmap of where the region would be if the image has one "
+        "(before the verdict's gate), PNG, base64",
+    )
 
 
 def png_b64(array: np.ndarray) -> str:
@@ -206,6 +211,7 @@ def create_app(
             probability_png=png_b64((pred.probability * 255).round().astype(np.uint8)),
             heatmap_png=png_b64(heatmap(pred.probability)),
             attention_png=[png_b64(heatmap(a)) for a in (pred.attention or [])],
+            candidate_png=png_b64(heatmap(pred.candidate)) if pred.candidate is not None else None,
         )
 
     return app
