@@ -73,9 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="predictions", help="output folder")
     p.add_argument(
         "--save",
-        default="mask,overlay,heatmap",
+        default="mask,overlay,heatmap,candidate",
         help="comma list of mask, overlay, heatmap, prob, candidate (a verdict model's heatmap of where the region "
-        "would be if the image has one, whatever its verdict)",
+        "would be if the image has one, whatever its verdict; nothing for other models)",
     )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=4)
