@@ -141,6 +141,7 @@ def test_page_in_headless_chromium(model_file, tmp_path):
             page.set_input_files("#file", str(image))
             page.wait_for_selector("body[data-state=done]", timeout=60_000)
             assert page.locator("#attention img").count() == 5
+            assert page.locator("#candidate-figure").is_hidden()  # no verdict head, no candidate map
             assert page.eval_on_selector("#overlay", "c => [c.width, c.height]") == [120, 80]
             page.fill("#threshold", "0.9")
             page.dispatch_event("#threshold", "input")
