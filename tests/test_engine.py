@@ -134,6 +134,26 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
     assert "ema_decay" in capsys.readouterr().err
 
 
+def test_encoder_can_learn_slower_or_stay_frozen(synth_root, tmp_path):
+    cfg = load_config(None, ["model.name=dirl_mobilenetv2", "data.size=64", "train.workers=0", "train.batch_size=2"])
+    cfg["data"]["root"], cfg["train"]["device"] = str(synth_root), "cpu"
+    cfg["train"]["encoder_lr_mult"] = 0.1
+    slow = Trainer(cfg, tmp_path / "slow")
+    assert sorted(g["lr"] for g in slow.optimizer.param_groups) == pytest.approx([1e-5, 1e-4])
+    cfg["train"]["encoder_lr_mult"] = 0.0
+    frozen = Trainer(cfg, tmp_path / "frozen")
+    before = {k: v.clone() for k, v in frozen.model.state_dict().items()}
+    frozen.cfg["train"]["max_steps"], frozen.cfg["train"]["validate"] = 2, False
+    frozen.fit()
+    after = frozen.model.state_dict()
+    enc = [k for k in after if k.startswith("encoder.")]
+    assert enc and all(torch.equal(before[k], after[k]) for k in enc)  # weights and BatchNorm statistics alike
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("decoder."))
+    cfg["model"]["name"], cfg["train"]["encoder_lr_mult"] = "reference_centre_prior", 0.5
+    with pytest.raises(ValueError, match="encoder_lr_mult"):
+        Trainer(cfg, tmp_path / "none")
+
+
 def test_time_budget_stops_a_chunk_that_the_next_call_resumes(synth_root, tmp_path, capsys):
     common = [*TINY, "--root", str(synth_root), "--epochs", "2", "--out", str(tmp_path / "c")]
     first = train([*common, "--set", "train.max_minutes=0.00001"], capsys)  # stops after its first step

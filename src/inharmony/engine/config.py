@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 8,
         "lr": 1.0e-4,
         "new_lr_mult": 1.0,  # learning-rate factor for weights a warm start (model.init) did not provide
+        "encoder_lr_mult": 1.0,  # learning-rate factor for the (pretrained) encoder; 0 freezes it
         "weight_decay": 1.0e-4,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,

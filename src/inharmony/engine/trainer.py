@@ -111,9 +111,19 @@ class Trainer:
             lambda_pair=cfg["loss"]["pair"],
         )
         # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
-        # fresh (a new branch) may learn faster (train.new_lr_mult)
+        # fresh (a new branch) may learn faster (train.new_lr_mult), the pretrained encoder slower or not at all
+        # (train.encoder_lr_mult; 0 freezes its weights and its BatchNorm statistics)
         named = dict(self.model.named_parameters())
-        groups = [{"params": [p for k, p in named.items() if k not in fresh], "lr": t["lr"]}]
+        encoder = {k for k in named if k.startswith("encoder.") and k not in fresh}
+        self.freeze_encoder = t["encoder_lr_mult"] == 0
+        if t["encoder_lr_mult"] != 1 and not encoder:
+            raise ValueError(f"train.encoder_lr_mult: {cfg['model']['name']!r} has no 'encoder' weights")
+        if self.freeze_encoder:
+            for k in encoder:
+                named[k].requires_grad_(False)
+        groups = [{"params": [p for k, p in named.items() if k not in fresh and k not in encoder], "lr": t["lr"]}]
+        if encoder and not self.freeze_encoder:
+            groups.append({"params": [named[k] for k in encoder], "lr": t["lr"] * t["encoder_lr_mult"]})
         if fresh:
             groups.append({"params": [p for k, p in named.items() if k in fresh], "lr": t["lr"] * t["new_lr_mult"]})
         self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
@@ -346,6 +356,8 @@ class Trainer:
         try:
             while self.epoch < t["epochs"]:
                 self.net.train()
+                if self.freeze_encoder:  # its BatchNorm statistics stay those it came with
+                    self.model.encoder.eval()
                 loader = self.loader(self.epoch, self.step_in_epoch)
                 sums, count, start = {"loss": 0.0, "det": 0.0, "att": 0.0}, 0, time.perf_counter()
                 bar = progress(
