@@ -91,8 +91,9 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     assert (tmp_path / "pred" / "gray_heatmap.png").is_file()
 
 
-def test_resume_continues_exactly(synth_root, tmp_path, capsys):
-    common = [*TINY, "--root", str(synth_root), "--epochs", "3", "--set", "train.milestones=[1,2]"]
+@pytest.mark.parametrize("extra", [[], ["--set", "train.encoder_lr_mult=0.1"]], ids=["one_group", "slow_encoder"])
+def test_resume_continues_exactly(synth_root, tmp_path, capsys, extra):
+    common = [*TINY, "--root", str(synth_root), "--epochs", "3", "--set", "train.milestones=[1,2]", *extra]
     straight = train([*common, "--out", str(tmp_path / "a"), "--max-steps", "7"], capsys)
     first = train([*common, "--out", str(tmp_path / "b"), "--max-steps", "3"], capsys)
     resumed = train(["--resume", first["run_dir"], "--set", "train.max_steps=7"], capsys)

@@ -114,13 +114,13 @@ class Trainer:
         # fresh (a new branch) may learn faster (train.new_lr_mult), the pretrained encoder slower or not at all
         # (train.encoder_lr_mult; 0 freezes its weights and its BatchNorm statistics)
         named = dict(self.model.named_parameters())
-        encoder = {k for k in named if k.startswith("encoder.") and k not in fresh}
-        self.freeze_encoder = t["encoder_lr_mult"] == 0
-        if t["encoder_lr_mult"] != 1 and not encoder:
+        apart = t["encoder_lr_mult"] != 1  # the encoder in a group of its own (one group as before otherwise)
+        encoder = [k for k in named if apart and k.startswith("encoder.") and k not in fresh]  # in model order
+        if apart and not encoder:
             raise ValueError(f"train.encoder_lr_mult: {cfg['model']['name']!r} has no 'encoder' weights")
-        if self.freeze_encoder:
-            for k in encoder:
-                named[k].requires_grad_(False)
+        self.freeze_encoder = t["encoder_lr_mult"] == 0
+        for k in encoder if self.freeze_encoder else []:
+            named[k].requires_grad_(False)
         groups = [{"params": [p for k, p in named.items() if k not in fresh and k not in encoder], "lr": t["lr"]}]
         if encoder and not self.freeze_encoder:
             groups.append({"params": [named[k] for k in encoder], "lr": t["lr"] * t["encoder_lr_mult"]})
