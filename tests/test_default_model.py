@@ -19,7 +19,7 @@ def test_default_model_is_shipped_and_loads_strictly():
     path = resolve_model_path("default")
     assert path.stat().st_size <= 30 * 1024 * 1024
     meta, state = read_model_file(path)
-    assert meta["model_name"] == "dirl_mobilenetv2"
+    assert meta["model_name"] == "dirl_mobilenetv2_verdict"  # v2: the verdict gates the mask
     assert {"size", "scores", "training"} <= set(meta["info"])
     model = load_model(path)  # strict: every key present, no extra
     assert sum(p.numel() for p in model.parameters()) > 3_000_000
