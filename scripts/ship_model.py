@@ -7,7 +7,8 @@ Usage:
 --scores reads EVAL_DIR/results.json (written by `inharmony evaluate --model FILE --data ... --out EVAL_DIR` for the
 file to ship) and stores each set's overall figures in the file's metadata, which `inharmony models` prints. The
 weights are not changed by adding scores. From a training state (RUN/last.pt) of a run with train.ema_decay, the
-averaged weights are shipped (--raw: the trained weights of the last step instead).
+averaged weights are shipped (--raw: the trained weights of the last step instead). --flip-test ships a model that
+averages each image with its mirror image (twice the inference cost; the ONNX export then holds both passes).
 """
 
 import argparse
@@ -27,6 +28,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, help="inference size stored with the model (default: training size)")
     parser.add_argument("--scores", help="evaluation folder of the shipped file")
     parser.add_argument("--label", help="the shipped file's model label in --scores (needed when it has several)")
+    parser.add_argument(
+        "--flip-test", action="store_true", help="the shipped model averages each image with its mirror (2x cost)"
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     run = Path(args.run)
@@ -49,6 +53,12 @@ def main() -> None:
         model.model_info["weights"] = "exponential moving average" if averaged else "last step"
     else:
         model = load_model(source)
+    if args.flip_test:  # the same weights in a model built with the test-time option on
+        from inharmony.models import create_model
+
+        flipped = create_model(model.model_name, **{**model.model_config, "flip_test": True})
+        flipped.load_state_dict(model.state_dict(), strict=True)
+        flipped.model_info, model = model.model_info, flipped
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     info = dict(model.model_info)
     info["size"] = args.size or info.get("size", 256)
@@ -61,6 +71,8 @@ def main() -> None:
         "hardware": "2-core x86-64 CPU (no GPU), torch 2.14.1",
     }
     info.pop("run", None)
+    if args.flip_test:
+        info.pop("scores", None)  # measured without the mirror pass: not this model's figures
     if args.scores:
         summary = json.loads((Path(args.scores) / "results.json").read_text())["summary"]
         labels = sorted({s["model"] for s in summary})

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from fakes import make_synth_dataset
+from inharmony.checkpoint import load_model
 from inharmony.cli.main import main
 from inharmony.engine.config import load_config
 from inharmony.engine.trainer import Trainer, TrainingError
@@ -131,6 +132,10 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
         done = subprocess.run([*ship, *extra, "--out", str(shipped)], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 0, done.stderr[-2000:]
         assert torch.allclose(load_file(str(shipped))[key].float(), want.float(), atol=1e-2)
+    done = subprocess.run([*ship, "--flip-test", "--out", str(shipped)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_model(shipped).flip_test  # same weights, the mirror pass on
+    assert torch.allclose(load_file(str(shipped))[key].float(), averaged.float(), atol=1e-2)
     assert main(["train", *common, "--root", str(synth_root), "--set", "train.ema_decay=1.5"]) == 2
     assert "ema_decay" in capsys.readouterr().err
 

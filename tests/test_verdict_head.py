@@ -284,3 +284,35 @@ def test_collapse_guard_watches_the_localiser_not_the_gate(tmp_path):
     trainer.model = _Stub(candidate=-20.0)
     with pytest.raises(TrainingError, match="collapsing to silence"):
         trainer.validate()
+
+
+def test_flip_test_averages_the_image_and_its_mirror(model, tmp_path):
+    """``flip_test`` (a test-time option stored with the model): evaluation averages the answers for the image
+    and its mirror, flipped back; training sees one pass; ONNX export keeps both passes."""
+    from inharmony.checkpoint import load_model, save_model
+    from inharmony.export import OnnxModule, export_onnx
+
+    flipped = create_model("dirl_mobilenetv2_verdict", flip_test=True)
+    flipped.load_state_dict(model.state_dict())
+    model.eval(), flipped.eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    x[:, :, :, :32] += 1.0  # not mirror-symmetric
+    with torch.no_grad():
+        a, b, got = model(x), model(x.flip(-1)), flipped(x)
+    want_mask = 0.5 * (a["mask_logits"] + b["mask_logits"].flip(-1))
+    want_verdict = 0.5 * (a["verdict"] + b["verdict"])
+    assert torch.allclose(got["mask_logits"], want_mask, atol=1e-5)
+    assert torch.allclose(got["verdict"], want_verdict, atol=1e-5)
+    assert torch.allclose(got["logits"], gated_logits(want_mask, want_verdict), atol=1e-4)
+    assert (got["mask_logits"] - a["mask_logits"]).abs().max() > 1e-5  # the mirror did count
+    for att, one, mirror in zip(got["attention"], a["attention"], b["attention"]):
+        assert torch.allclose(att, 0.5 * (one + mirror.flip(-1)), atol=1e-5)
+    path = save_model(flipped, tmp_path / "f.safetensors", info={"size": 64})
+    assert load_model(path).flip_test  # the option travels with the file
+    onnx = OnnxModule(export_onnx(load_model(path), tmp_path / "f.onnx", size=64))(x)
+    assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(got["logits"])).abs().max() <= 1e-3
+    flipped.train()  # (updates BatchNorm statistics: last)
+    with torch.no_grad():  # one pass while training (two would share BatchNorm batch statistics)
+        assert torch.allclose(flipped(x)["mask_logits"], flipped.forward_once(x)["mask_logits"], atol=1e-6)
+    with pytest.raises(ValueError, match="flip_test"):
+        create_model("unet", flip_test=True)  # a model without the option says so

@@ -42,14 +42,17 @@ class DIRL(nn.Module):
         colour: str = "none",
         verdict: bool | str = False,
         mapper: str = "none",
+        flip_test: bool = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
         stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's; ``verdict`` adds
         the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
         ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping (:mod:`inharmony.layers.colour_mapping`) in
-        front of everything."""
+        front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
+        answers (logits, verdict, attention), at twice the cost; training is unchanged."""
         super().__init__()
+        self.flip_test = bool(flip_test)
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
@@ -108,6 +111,28 @@ class DIRL(nn.Module):
         ]
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+        if self.flip_test and not self.training:
+            return self.forward_flipped(x)
+        return self.forward_once(x)
+
+    def forward_flipped(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+        """The image and its mirror in one batch; every map of the mirror is flipped back and the two averaged
+        (logits and the verdict in logit space, attention as probabilities), then the gate is applied again."""
+        out = self.forward_once(torch.cat([x, x.flip(-1)], dim=0))
+
+        def average(t: Tensor) -> Tensor:
+            pair = t.reshape(2, -1, *t.shape[1:])
+            return 0.5 * (pair[0] + (pair[1].flip(-1) if t.dim() == 4 else pair[1]))
+
+        merged = {"attention": [average(a) for a in out["attention"]]}
+        if "verdict" in out:
+            merged["mask_logits"], merged["verdict"] = average(out["mask_logits"]), average(out["verdict"])
+            merged["logits"] = gated_logits(merged["mask_logits"], merged["verdict"])
+        else:
+            merged["logits"] = average(out["logits"])
+        return merged
+
+    def forward_once(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
         size = x.shape[-2:]
         if hasattr(self, "colour_mapper"):
             x = self.colour_mapper(x)

@@ -35,10 +35,15 @@ def _lookup(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any], str]:
     return _REGISTRY[name]
 
 
+TEST_TIME_OPTIONS = ("flip_test",)
+
+
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The full config ``create_model(name, **overrides)`` builds from (without weight paths)."""
-    _, defaults, _ = _lookup(name)
-    unknown = set(overrides) - set(defaults) - {"encoder_weights"}
+    builder, defaults, _ = _lookup(name)
+    # test-time options (e.g. DIRL's flip_test) are valid for every model whose builder takes them
+    takes = inspect.signature(builder).parameters
+    unknown = set(overrides) - set(defaults) - {"encoder_weights"} - {k for k in TEST_TIME_OPTIONS if k in takes}
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for model {name!r}; valid: {sorted(defaults)}")
     config = {**defaults, **{k: v for k, v in overrides.items() if k != "encoder_weights"}}
