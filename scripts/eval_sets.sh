@@ -1,8 +1,12 @@
 # Sourced by the comparison scripts: the evaluation sets of docs/evaluation.md as `inharmony evaluate` arguments
 # in the array `sets` (PHOTOS: the photo folder of the probes). ../shared/realdata joins when present (measured,
-# never trained on), and so do the synthetic test sets data/synth_v2 and data/synth_v2_outline.
+# never trained on), and so do the synthetic test sets data/synth_v2, data/synth_v2_outline and data/synth_v2_paste
+# (inharmony data synth --photos ../shared/photos --out DIR --n 400 --seed 0, plus --outline 1.0, or
+# --objects data/objects --paste 1.0: copy-paste composites only, each against the photo it was pasted into,
+# which joins the set as an authentic photo: the AUROC of a probe that realdata does not choose).
 sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
 [ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
 [ -d data/synth_v2 ] && sets+=(--data "synth=data/synth_v2")
 [ -d data/synth_v2_outline ] && sets+=(--data "synth_outline=data/synth_v2_outline")
+[ -d data/synth_v2_paste ] && sets+=(--data "synth_paste=data/synth_v2_paste/manifest.csv")  # with its twins
 true

@@ -143,3 +143,20 @@ def test_model_labels_tell_runs_apart():
 
     got = model_labels(["default", "r/a/version_0/best.safetensors", "r/b/version_0/best.safetensors", "m.onnx"])
     assert got == ["default", "a/version_0/best", "b/version_0/best", "m"]
+
+
+def test_a_synthetic_manifest_gives_its_test_rows_with_their_twins(realdata_like, tmp_path):
+    """`inharmony data synth` manifests have a split column and no grouping column: the evaluation takes the test
+    rows only (training rows never measure a model), in one group, with their twins as authentic photos."""
+    lines = (realdata_like / "manifest.csv").read_text().splitlines()
+    synth = ["composite,mask,real,split,kind"]
+    for i, line in enumerate(lines[1:]):
+        _, _, composite, mask, real = line.split(",")
+        synth.append(f"{composite},{mask},{real},{'train' if i == 0 else 'test'},paste")
+    (realdata_like / "synth.csv").write_text("\n".join(synth) + "\n")
+    items = parse_set(f"paste={realdata_like / 'synth.csv'}").items
+    composites = [it for it in items if not it.authentic]
+    assert [it.name for it in composites] == ["composite_images/1.png", "composite_images/2.png"]
+    assert {it.group for it in composites} == {"all"}
+    assert sorted(it.path.name for it in items if it.authentic) == ["1.png", "2.png"]
+    assert len(parse_set(f"real={realdata_like / 'manifest.csv'}").items) == 6  # no split column: every row

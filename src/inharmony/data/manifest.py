@@ -12,20 +12,24 @@ from pathlib import Path, PurePosixPath
 from inharmony.data.iharmony4 import DatasetError, Sample
 
 
-def read_manifest(path: str | Path, group_by: str = "source") -> list[Sample]:
-    """Samples of a manifest; ``group_by`` names the column used as the reporting group."""
+def read_manifest(path: str | Path, group_by: str = "source", split: str | None = None) -> list[Sample]:
+    """Samples of a manifest; ``group_by`` names the column used as the reporting group (``None``: no grouping
+    column, every sample in group ``all``); ``split``: only the rows whose ``split`` column has that value (all
+    rows when the manifest has no such column)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"manifest not found: {path}")
     base = path.parent
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = {"composite", "mask", group_by} - set(reader.fieldnames or [])
+        missing = {"composite", "mask", group_by} - {None} - set(reader.fieldnames or [])
         if missing:
             raise DatasetError(f"{path}: missing column(s) {sorted(missing)}; found {reader.fieldnames}")
-        rows = list(reader)
+        rows = list(enumerate(reader, start=2))
+    if split is not None and "split" in (reader.fieldnames or []):
+        rows = [(line, row) for line, row in rows if row["split"] == split]
     samples, seen = [], set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         for key in ("composite", "mask"):
             rel = PurePosixPath(row[key])
             if rel.is_absolute() or ".." in rel.parts:
@@ -38,7 +42,8 @@ def read_manifest(path: str | Path, group_by: str = "source") -> list[Sample]:
             continue
         seen.add(row["composite"])
         real = base / row["real"] if row.get("real") else composite
-        samples.append(Sample(row["composite"], row[group_by] or "unknown", composite, mask, real))
+        group = (row[group_by] or "unknown") if group_by else "all"
+        samples.append(Sample(row["composite"], group, composite, mask, real))
     if not samples:
         raise DatasetError(f"{path}: no rows")
     return samples

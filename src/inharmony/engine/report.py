@@ -4,7 +4,8 @@ the authentic-photo figures side by side.
 A set is named on the command line as ``NAME=SPEC``:
 
 - ``NAME=path/to/manifest.csv``: composites of a CSV manifest; its ``real`` images (where given) join the set
-  as authentic photos (group ``authentic``);
+  as authentic photos (group ``authentic``). A manifest with a ``split`` column (``inharmony data synth``)
+  gives its ``test`` rows only, and one without the grouping column one group, ``all``;
 - ``NAME=ROOT`` or ``NAME=ROOT:LIST``: the test split (or a root-relative list) of an iHarmony4-layout root;
 - ``NAME=swap:FOLDER``: the region-swap probe made from the held-out photos of FOLDER (with their originals);
 - ``NAME=authentic:FOLDER`` (every photo) / ``NAME=heldout:FOLDER`` (test-split photos only) /
@@ -63,7 +64,11 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
 def manifest_items(path: Path, group_by: str) -> list[EvalItem]:
     from inharmony.data.manifest import read_manifest
 
-    samples = read_manifest(path, group_by=group_by)
+    header = []
+    if path.is_file():
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    samples = read_manifest(path, group_by=group_by if group_by in header else None, split="test")
     items = [EvalItem(s.name, s.subset, path=s.composite, mask_path=s.mask) for s in samples]
     reals = sorted({s.real for s in samples if s.real != s.composite})
     items += [EvalItem(f"authentic/{p.relative_to(path.parent).as_posix()}", "authentic", path=p) for p in reals]
