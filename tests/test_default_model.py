@@ -93,3 +93,16 @@ def test_shipped_onnx_matches_the_shipped_weights():
     torch_ = Predictor.from_checkpoint("default", backend="torch")
     assert onnx.backend == "onnxruntime" and torch_.backend == "torch" and onnx.size == torch_.size
     assert np.abs(onnx.predict(image).probability - torch_.predict(image).probability).max() <= 1e-3
+
+
+def test_thread_count_reaches_the_runtime():
+    one = Predictor.from_checkpoint("default", backend="onnx", threads=1)
+    assert one.model.session.get_session_options().intra_op_num_threads == 1
+    before = torch.get_num_threads()
+    try:
+        Predictor.from_checkpoint("default", backend="torch", threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        Predictor.from_checkpoint("default", threads=0)

@@ -95,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="score",
         help="order of summary.csv: most suspect first (default), by file name, or as given",
     )
+    p.add_argument("--threads", type=int, help="CPU threads for the network (default: all cores)")
     p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -273,7 +274,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--save: unknown output(s) {sorted(unknown)}; valid: mask, overlay, heatmap, prob, candidate")
     kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
-    kwargs.update(half=args.half, channels_last=args.channels_last, compile=args.compile)
+    kwargs.update(half=args.half, channels_last=args.channels_last, compile=args.compile, threads=args.threads)
     predictor = Predictor.from_checkpoint(args.model, device=args.device, backend=args.backend, **kwargs)
     files, failures = expand_inputs(args.inputs)
     stems = dict(zip(map(str, files), output_stems(files)))

@@ -209,17 +209,21 @@ class Predictor:
         device: Any = "auto",
         size: int | None = None,
         backend: str = "auto",
+        threads: int | None = None,
         **kwargs,
     ) -> Predictor:
         """Load a shipped model by name, a model file or an ``.onnx`` export; ``size`` defaults to the size it
         was trained (or exported) at. ``backend``: ``auto`` (shipped models on ONNX Runtime when their graph
-        ships, see :func:`pick_backend`), ``torch`` or ``onnx``."""
+        ships, see :func:`pick_backend`), ``torch`` or ``onnx``. ``threads``: CPU threads for the network
+        (ONNX Runtime's intra-op threads, or torch's); default: the library's own choice (all cores)."""
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         torch_only = any(kwargs.get(k) for k in ("half", "channels_last", "compile"))
         chosen = pick_backend(source, "torch" if torch_only and backend == "auto" else backend)
         if chosen == "onnx":  # ONNX Runtime: no torch import on this path
             from inharmony.inference.onnx_session import OnnxSession
 
-            model = OnnxSession(resolve_model_path(source, "onnx"))
+            model = OnnxSession(resolve_model_path(source, "onnx"), threads=threads)
             return cls(model, size=size or model.input_size, device="cpu", **kwargs)
         if str(source).startswith("reference_"):
             from inharmony.models import create_model, list_models
@@ -232,6 +236,10 @@ class Predictor:
 
             model = load_model(resolve_model_path(source))
         size = size or int(getattr(model, "model_info", {}).get("size", 256))
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         return cls(model, size=size, device=device, **kwargs)
 
     def torch_module(self):
