@@ -9,19 +9,5 @@ set -euo pipefail
 START=$1
 OUT=${2:-runs/outline_arms}
 shift 2 || shift || true
-BIN=${INHARMONY:-.venv/bin/inharmony}
-PHOTOS=${PHOTOS:-../shared/photos}
-declare -A SHARE=([exact]=0.0 [outlined]=0.5)
-models=(--model "$START")
-for arm in exact outlined; do
-    start=$(date +%s)
-    if [ ! -f "$OUT/$arm/version_0/best.safetensors" ]; then
-        "$BIN" train --config configs/outline_arms.yaml --photos "$PHOTOS" --out "$OUT" --name "$arm" \
-            --set model.init="$START" --set data.outline_share="${SHARE[$arm]}" "$@"
-    fi
-    echo "$arm: $(( $(date +%s) - start )) s" | tee -a "$OUT/minutes.txt"
-    models+=(--model "$OUT/$arm/version_0/best.safetensors")
-done
-# shellcheck source=scripts/eval_sets.sh
-source "$(dirname "$0")/eval_sets.sh"
-"$BIN" evaluate "${models[@]}" "${sets[@]}" --out "$OUT/evaluation" --no-groups
+exec bash "$(dirname "$0")/arms.sh" configs/outline_arms.yaml "$START" "$OUT" \
+    exact:data.outline_share=0.0 outlined:data.outline_share=0.5 -- "$@"

@@ -1,0 +1,45 @@
+"""The comparison scripts: arms.sh runs each arm with its own settings from the same start, then one evaluation."""
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_arms_script_trains_each_arm_with_its_settings_then_evaluates_all(tmp_path):
+    log = tmp_path / "calls.txt"
+    fake = tmp_path / "inharmony"  # records its arguments; "train" leaves a best model where arms.sh looks
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        'if [ "$1" = train ]; then\n'
+        "  while [ $# -gt 0 ]; do case $1 in --out) out=$2;; --name) name=$2;; esac; shift; done\n"
+        '  mkdir -p "$out/$name/version_0" && touch "$out/$name/version_0/best.safetensors"\n'
+        "fi\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "INHARMONY": str(fake), "PHOTOS": str(tmp_path / "photos")}
+    out = tmp_path / "arms"
+    cmd = ["bash", "scripts/arms.sh", "configs/paste_arms.yaml", "start.safetensors", str(out)]
+    cmd += ["quarter:data.kinds.paste=0.3333", "half:data.kinds.paste=1.0,train.seed=3", "--", "--device", "cpu"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3
+    assert calls[0].startswith("train --config configs/paste_arms.yaml") and "--name quarter" in calls[0]
+    assert "--set model.init=start.safetensors --set data.kinds.paste=0.3333 --device cpu" in calls[0]
+    assert "--set data.kinds.paste=1.0 --set train.seed=3 --device cpu" in calls[1]
+    assert calls[2].startswith("evaluate --model start.safetensors")
+    assert f"--model {out}/quarter/version_0/best.safetensors --model {out}/half/version_0/best.safetensors" in calls[2]
+    assert "--data swap=swap:" in calls[2] and calls[2].endswith("--no-groups")
+    assert sorted(x.split(":")[0] for x in (out / "minutes.txt").read_text().splitlines()) == ["half", "quarter"]
+    subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)  # finished arms: not rerun
+    assert sum(c.startswith("train") for c in log.read_text().splitlines()) == 2
+    bad = subprocess.run(cmd[:5], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "ARM:KEY=VALUE" in bad.stderr
+    outline = ["bash", "scripts/outline_arms.sh", "start.safetensors", str(tmp_path / "outline"), "--device", "cpu"]
+    subprocess.run(outline, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    calls = log.read_text().splitlines()[-3:]
+    assert "--name exact --set model.init=start.safetensors --set data.outline_share=0.0 --device cpu" in calls[0]
+    assert "--name outlined" in calls[1] and "data.outline_share=0.5" in calls[1] and calls[2].startswith("evaluate")
