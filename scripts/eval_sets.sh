@@ -2,7 +2,7 @@
 # in the array `sets` (PHOTOS: the photo folder of the probes). ../shared/realdata joins when present (measured,
 # never trained on), and so do the synthetic test sets data/synth_v2, data/synth_v2_outline and data/synth_v2_paste
 # (inharmony data synth --photos ../shared/photos --out DIR --n 400 --seed 0, plus --outline 1.0, or
-# --objects data/objects --paste 1.0: copy-paste composites only, each against the photo it was pasted into,
+# --objects data/objects --paste 1.0: copy-paste composites only, each against the photo its object came from,
 # which joins the set as an authentic photo: the AUROC of a probe that realdata does not choose).
 sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimage=authentic:skimage")
 [ -f ../shared/realdata/manifest.csv ] && sets+=(--data "realdata=../shared/realdata/manifest.csv")
