@@ -21,6 +21,7 @@ def test_default_model_is_shipped_and_loads_strictly():
     meta, state = read_model_file(path)
     assert meta["model_name"] == "dirl_mobilenetv2_verdict"  # v2: the verdict gates the mask
     assert {"size", "scores", "training"} <= set(meta["info"])
+    assert meta["model_config"]["flip_test"]  # v2.1: each photo is averaged with its mirror image
     model = load_model(path)  # strict: every key present, no extra
     assert sum(p.numel() for p in model.parameters()) > 3_000_000
 
