@@ -69,7 +69,7 @@ def test_predictor_and_cli_take_onnx_files(exported, tmp_path):
         == 0
     )
     assert Image.open(tmp_path / "o" / "x_mask.png").size == (70, 45)
-    with pytest.raises(ValueError, match="exported for 64×64"):
+    with pytest.raises(ValueError, match="exported for 64×64 inputs, not 128 .another size: --backend torch"):
         Predictor.from_checkpoint(onnx_path, size=128)
 
 

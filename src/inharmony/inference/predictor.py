@@ -183,7 +183,8 @@ class Predictor:
                 raise ValueError("--half, --channels-last and --compile apply to torch models, not to .onnx files")
             if size != model.input_size:
                 raise ValueError(
-                    f"{model.path} was exported for {model.input_size}×{model.input_size} inputs, not {size}"
+                    f"{model.path} was exported for {model.input_size}×{model.input_size} inputs, not {size} "
+                    "(another size: --backend torch, or re-export with 'inharmony export --size')"
                 )
             self.backend, self.device = "onnxruntime", "cpu"
             return
