@@ -58,7 +58,9 @@ def main() -> None:
 
         flipped = create_model(model.model_name, **{**model.model_config, "flip_test": True})
         flipped.load_state_dict(model.state_dict(), strict=True)
-        flipped.model_info, model = model.model_info, flipped
+        # the figures measured without the mirror pass are not this model's
+        flipped.model_info = {k: v for k, v in model.model_info.items() if k != "scores"}
+        model = flipped
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     info = dict(model.model_info)
     info["size"] = args.size or info.get("size", 256)
@@ -71,8 +73,6 @@ def main() -> None:
         "hardware": "2-core x86-64 CPU (no GPU), torch 2.14.1",
     }
     info.pop("run", None)
-    if args.flip_test:
-        info.pop("scores", None)  # measured without the mirror pass: not this model's figures
     if args.scores:
         summary = json.loads((Path(args.scores) / "results.json").read_text())["summary"]
         labels = sorted({s["model"] for s in summary})

@@ -12,21 +12,26 @@ from pathlib import Path, PurePosixPath
 from inharmony.data.iharmony4 import DatasetError, Sample
 
 
-def read_manifest(path: str | Path, group_by: str = "source", split: str | None = None) -> list[Sample]:
-    """Samples of a manifest; ``group_by`` names the column used as the reporting group (``None``: no grouping
-    column, every sample in group ``all``); ``split``: only the rows whose ``split`` column has that value (all
-    rows when the manifest has no such column)."""
+def read_manifest(
+    path: str | Path, group_by: str = "source", split: str | None = None, group_optional: bool = False
+) -> list[Sample]:
+    """Samples of a manifest; ``group_by`` names the column used as the reporting group (with ``group_optional``,
+    a manifest without that column puts every sample in group ``all``); ``split``: only the rows whose ``split``
+    column has that value (all rows when the manifest has no such column)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"manifest not found: {path}")
     base = path.parent
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = {"composite", "mask", group_by} - {None} - set(reader.fieldnames or [])
+        columns = set(reader.fieldnames or [])
+        if group_optional and group_by not in columns:
+            group_by = None
+        missing = {"composite", "mask", group_by} - {None} - columns
         if missing:
             raise DatasetError(f"{path}: missing column(s) {sorted(missing)}; found {reader.fieldnames}")
         rows = list(enumerate(reader, start=2))
-    if split is not None and "split" in (reader.fieldnames or []):
+    if split is not None and "split" in columns:
         rows = [(line, row) for line, row in rows if row["split"] == split]
     samples, seen = [], set()
     for line, row in rows:

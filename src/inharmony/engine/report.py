@@ -64,11 +64,7 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
 def manifest_items(path: Path, group_by: str) -> list[EvalItem]:
     from inharmony.data.manifest import read_manifest
 
-    header = []
-    if path.is_file():
-        with open(path, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    samples = read_manifest(path, group_by=group_by if group_by in header else None, split="test")
+    samples = read_manifest(path, group_by=group_by, split="test", group_optional=True)
     items = [EvalItem(s.name, s.subset, path=s.composite, mask_path=s.mask) for s in samples]
     reals = sorted({s.real for s in samples if s.real != s.composite})
     items += [EvalItem(f"authentic/{p.relative_to(path.parent).as_posix()}", "authentic", path=p) for p in reals]
