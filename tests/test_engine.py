@@ -160,6 +160,24 @@ def test_encoder_can_learn_slower_or_stay_frozen(synth_root, tmp_path):
         Trainer(cfg, tmp_path / "none")
 
 
+def test_slow_encoder_can_keep_its_batchnorm_statistics(synth_root, tmp_path):
+    cfg = load_config(None, ["model.name=dirl_mobilenetv2", "data.size=64", "train.workers=0", "train.batch_size=2"])
+    cfg["data"]["root"], cfg["train"]["device"] = str(synth_root), "cpu"
+    cfg["train"].update(encoder_lr_mult=0.1, encoder_bn_frozen=True, max_steps=2, validate=False)
+    trainer = Trainer(cfg, tmp_path / "slow_bn")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    stats = [k for k in after if k.startswith("encoder.") and k.endswith(("running_mean", "running_var"))]
+    weights = [k for k in after if k.startswith("encoder.") and k.endswith("weight")]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert any(not torch.equal(before[k], after[k]) for k in weights)  # the encoder still learns
+    cfg["model"]["name"] = "reference_centre_prior"
+    cfg["train"]["encoder_lr_mult"] = 1.0
+    with pytest.raises(ValueError, match="encoder_bn_frozen"):
+        Trainer(cfg, tmp_path / "none")
+
+
 def test_time_budget_stops_a_chunk_that_the_next_call_resumes(synth_root, tmp_path, capsys):
     common = [*TINY, "--root", str(synth_root), "--epochs", "2", "--out", str(tmp_path / "c")]
     first = train([*common, "--set", "train.max_minutes=0.00001"], capsys)  # stops after its first step

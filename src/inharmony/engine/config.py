@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
         "lr": 1.0e-4,
         "new_lr_mult": 1.0,  # learning-rate factor for weights a warm start (model.init) did not provide
         "encoder_lr_mult": 1.0,  # learning-rate factor for the (pretrained) encoder; 0 freezes it
+        # keep the encoder's BatchNorm statistics as they came (small batches); null: only when it is frozen
+        "encoder_bn_frozen": None,
         "weight_decay": 1.0e-4,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,

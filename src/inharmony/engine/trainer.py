@@ -119,6 +119,9 @@ class Trainer:
         if apart and not encoder:
             raise ValueError(f"train.encoder_lr_mult: {cfg['model']['name']!r} has no 'encoder' weights")
         self.freeze_encoder = t["encoder_lr_mult"] == 0
+        self.freeze_encoder_bn = self.freeze_encoder if t["encoder_bn_frozen"] is None else bool(t["encoder_bn_frozen"])
+        if self.freeze_encoder_bn and not hasattr(self.model, "encoder"):
+            raise ValueError(f"train.encoder_bn_frozen: {cfg['model']['name']!r} has no 'encoder'")
         for k in encoder if self.freeze_encoder else []:
             named[k].requires_grad_(False)
         groups = [{"params": [p for k, p in named.items() if k not in fresh and k not in encoder], "lr": t["lr"]}]
@@ -356,7 +359,7 @@ class Trainer:
         try:
             while self.epoch < t["epochs"]:
                 self.net.train()
-                if self.freeze_encoder:  # its BatchNorm statistics stay those it came with
+                if self.freeze_encoder_bn:  # its BatchNorm statistics stay those it came with
                     self.model.encoder.eval()
                 loader = self.loader(self.epoch, self.step_in_epoch)
                 sums, count, start = {"loss": 0.0, "det": 0.0, "att": 0.0}, 0, time.perf_counter()
