@@ -37,6 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_train)
 
     p = sub.add_parser(
+        "consistency",
+        help="train the self-supervised colour-consistency embedding on authentic photos (model consistency_patches)",
+    )
+    p.add_argument("--photos", required=True, help="folder of authentic photos (their training split is used)")
+    p.add_argument("--out", required=True, help="folder for last/best.safetensors and metrics.jsonl")
+    p.add_argument("--minutes", type=float, required=True, help="time budget of this call")
+    p.add_argument("--init", help="continue from this consistency_patches model file")
+    p.add_argument("--batch-size", type=int, default=128, help="patch pairs per step")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="data loader processes")
+    p.add_argument("--val-every", type=int, default=200, help="validate and save every N steps")
+    p.add_argument("--max-steps", type=int, help="stop after N steps (smoke tests)")
+    p.set_defaults(handler=run_consistency)
+
+    p = sub.add_parser(
         "evaluate",
         help="models × sets in one table: published and plain protocols, authentic photos, region-swap probe",
         description="Evaluate one or more models on one or more sets. A set is NAME=SPEC: a CSV manifest "
@@ -149,6 +165,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("models", help="list model architectures and shipped models")
     p.set_defaults(handler=run_models)
+
+
+def run_consistency(args: argparse.Namespace) -> int:
+    from inharmony.engine.consistency import train_consistency
+
+    if args.minutes <= 0:
+        raise ValueError(f"--minutes must be positive, got {args.minutes}")
+    record = train_consistency(
+        args.photos,
+        args.out,
+        minutes=args.minutes,
+        init=args.init,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        workers=args.workers,
+        val_every=args.val_every,
+        max_steps=args.max_steps,
+    )
+    print(json.dumps(record, sort_keys=True))
+    return 0
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -177,5 +177,17 @@ def _register_references() -> None:
     )
 
 
+def _register_consistency() -> None:
+    from inharmony.models.consistency import ConsistencyLocaliser
+
+    register_model(
+        "consistency_patches",
+        ConsistencyLocaliser,
+        {"dim": 64, "width": 32, "hidden": 128, "references": 64},
+        "self-supervised colour consistency of 32-px patches (trained on authentic photos: inharmony consistency)",
+    )
+
+
 _register_baselines()
 _register_references()
+_register_consistency()
