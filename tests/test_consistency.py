@@ -10,7 +10,14 @@ from inharmony.checkpoint import load_model
 from inharmony.cli.main import main
 from inharmony.data.patch_pairs import PatchPairs
 from inharmony.data.synth.photos import index_photos
-from inharmony.layers.consistency import PairHead, PatchEmbedder, inconsistency_map, patch_embeddings
+from inharmony.layers.consistency import (
+    PairHead,
+    PatchEmbedder,
+    inconsistency_map,
+    majority_level,
+    patch_embeddings,
+    standing_out,
+)
 from inharmony.models import create_model
 
 
@@ -78,6 +85,18 @@ def test_inconsistency_map_marks_the_minority():
     assert inside.min() > 0.8 and outside.max() < 0.2
     flat = inconsistency_map(torch.zeros(1, 2, 12, 12), head, references=36)
     assert flat.max() < 0.01  # an image processed one way only: nothing stands out
+
+
+def test_relative_map_marks_what_stands_out_and_keeps_the_order():
+    unsure = torch.full((1, 1, 8, 8), 0.5) + 0.01 * torch.rand(1, 1, 8, 8)  # every pair a coin toss
+    assert standing_out(unsure, majority_level(unsure)).max() < 0.05
+    composite = torch.full((1, 1, 8, 8), 0.3)
+    composite[..., :3, :3] = 0.9
+    out = standing_out(composite, majority_level(composite))
+    assert out[..., :3, :3].min() > 0.8 and out[..., 4:, 4:].max() < 0.05
+    raw = torch.rand(1, 1, 8, 8)
+    rel = standing_out(raw, majority_level(raw))
+    assert torch.equal(raw.flatten().argsort(), rel.flatten().argsort())  # same order of pixels: same AP
 
 
 def test_model_outputs_a_map_like_dirl_and_round_trips(tmp_path):

@@ -92,3 +92,17 @@ def inconsistency_map(embeddings: Tensor, head: PairHead, references: int = 64) 
     weight = (1.0 - ref_prob.mean(dim=2)).clamp_min(1e-3)  # a reference unlike most others counts less
     score = (prob * weight[:, None, :]).sum(dim=2) / weight.sum(dim=1, keepdim=True)
     return score.view(b, 1, h, w)
+
+
+def standing_out(score: Tensor, level: Tensor, leak: float = 0.01) -> Tensor:
+    """B×1×h×w inconsistency scores → how far each stands out above ``level`` (B: the image majority's own
+    level, what an unsure pair head gives any two patches of this image), rescaled so that 1 is "certainly unlike
+    the rest"; a ``leak`` of the raw score keeps the order of every pixel (and so AP)."""
+    base = level.view(-1, 1, 1, 1)
+    excess = ((score - base) / (1.0 - base).clamp_min(1e-3)).clamp(0.0, 1.0)
+    return (1.0 - leak) * excess + leak * score
+
+
+def majority_level(score: Tensor) -> Tensor:
+    """B×1×h×w scores → B: the median score, the level of the image's majority of patches."""
+    return score.flatten(1).median(dim=1).values
