@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,3 +44,40 @@ def test_arms_script_trains_each_arm_with_its_settings_then_evaluates_all(tmp_pa
     calls = log.read_text().splitlines()[-3:]
     assert "--name exact --set model.init=start.safetensors --set data.outline_share=0.0 --device cpu" in calls[0]
     assert "--name outlined" in calls[1] and "data.outline_share=0.5" in calls[1] and calls[2].startswith("evaluate")
+
+
+def _per_image(path: Path, model: str, scores: dict) -> Path:
+    lines = ["model,set,group,name,authentic,score"]
+    lines += [f"{model},{s},overall,{n},{auth},{v}" for (s, n), (v, auth) in scores.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_score_fusion_reports_each_weight_and_refuses_ambiguous_files(tmp_path):
+    # A separates the probe perfectly, B not at all: the AUROC falls from 1 as B's share grows
+    a = {("swap", f"c{i}"): (0.9, False) for i in range(4)} | {
+        ("swap", f"r{i}"): (0.1 + 0.01 * i, True) for i in range(4)
+    }
+    b = {("swap", f"c{i}"): (0.5, False) for i in range(4)} | {("swap", f"r{i}"): (0.5, True) for i in range(4)}
+    fa, fb = _per_image(tmp_path / "a.csv", "A", a), _per_image(tmp_path / "b.csv", "B", b)
+    out = tmp_path / "fusion.md"
+    cmd = [
+        sys.executable,
+        "benchmarks/score_fusion.py",
+        "--a",
+        str(fa),
+        "--b",
+        str(fb),
+        "--weights",
+        "0,1",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 0.00") or line.startswith("| 1.00")]
+    assert rows[0] == "| 0.00 | 1.000 | 1.000 |" and rows[1] == "| 1.00 | 0.500 | 0.500 |"
+    both = tmp_path / "both.csv"
+    both.write_text(fa.read_text() + "".join(fb.read_text().splitlines(True)[1:]))
+    bad = subprocess.run([*cmd[:3], str(both), *cmd[4:]], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "several models" in bad.stderr
