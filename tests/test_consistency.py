@@ -87,6 +87,17 @@ def test_inconsistency_map_marks_the_minority():
     assert flat.max() < 0.01  # an image processed one way only: nothing stands out
 
 
+def test_smoothing_keeps_colour_and_removes_grain():
+    torch.manual_seed(0)
+    embedder = PatchEmbedder(dim=8, width=8, smooth=5).eval()
+    flat = torch.zeros(1, 3, 32, 32)
+    grain = flat + 0.3 * torch.randn(1, 3, 32, 32)
+    assert (embedder(flat) - embedder(grain)).abs().max() < (embedder(flat) - embedder(flat + 0.5)).abs().max()
+    with pytest.raises(ValueError, match="odd"):
+        PatchEmbedder(smooth=4)
+    assert create_model("consistency_patches", smooth=5).embedder.smooth == 5
+
+
 def test_relative_map_marks_what_stands_out_and_keeps_the_order():
     unsure = torch.full((1, 1, 8, 8), 0.5) + 0.01 * torch.rand(1, 1, 8, 8)  # every pair a coin toss
     assert standing_out(unsure, majority_level(unsure)).max() < 0.05
@@ -126,6 +137,7 @@ def test_consistency_command_trains_validates_and_continues(photo_root, tmp_path
     model = load_model(out / "last.safetensors")
     assert model.model_name == "consistency_patches" and model.model_info["samples"] == 32
     assert (out / "best.safetensors").is_file()
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["step_000002.safetensors", "step_000004.safetensors"]
     more = ["--init", str(out / "last.safetensors"), "--max-steps", "2", "--batch-size", "8", "--workers", "0"]
     assert main([*args, *more]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["samples"] == 48  # sessions add up

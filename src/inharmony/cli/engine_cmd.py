@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--val-every", type=int, default=200, help="validate and save every N steps")
     p.add_argument("--max-steps", type=int, help="stop after N steps (smoke tests)")
+    p.add_argument("--smooth", type=int, default=0, help="odd box blur of a new model's input: colour only (0: none)")
     p.set_defaults(handler=run_consistency)
 
     p = sub.add_parser(
@@ -183,6 +184,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         workers=args.workers,
         val_every=args.val_every,
         max_steps=args.max_steps,
+        smooth=args.smooth,
     )
     print(json.dumps(record, sort_keys=True))
     return 0

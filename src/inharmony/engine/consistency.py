@@ -3,9 +3,10 @@
 Authentic photos only (:class:`~inharmony.data.patch_pairs.PatchPairs` of the photos' training split); no mask
 is read. Binary cross-entropy on "these two patches were processed differently", Adam, a time budget. Every
 ``val_every`` steps it measures fixed validation pairs of the held-out photos (accuracy at 0.5 and AUROC, overall
-and per kind of pair), appends them to ``metrics.jsonl`` and writes ``last.safetensors`` (and ``best.safetensors``
-when the validation AUROC is the best so far): files the evaluation command and ``--init`` read. ``--init``
-continues from a model file, adding to the samples it records, so sessions add up.
+and per kind of pair), appends them to ``metrics.jsonl`` and writes ``last.safetensors``,
+``steps/step_N.safetensors`` and, when the validation AUROC is the best so far, ``best.safetensors`` (pair
+validation need not rank what localises best, hence the trajectory): files the evaluation command and ``--init``
+read. ``--init`` continues from a model file, adding to the samples it records, so sessions add up.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def train_consistency(
     val_pairs: int = 1024,
     val_every: int = 200,
     max_steps: int | None = None,
+    smooth: int = 0,
 ) -> dict:
-    """Train for ``minutes`` (or ``max_steps``) and return the last validation record."""
+    """Train for ``minutes`` (or ``max_steps``) and return the last validation record; ``smooth``: the new model's
+    input blur (a file given as ``init`` keeps its own)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -73,7 +76,7 @@ def train_consistency(
     train = [p for p in index if p.split == "train"]
     held = [p for p in index if p.split == "test"]
     log.info("consistency: %d training photos, %d held-out photos (%s)", len(train), len(held), report)
-    model = load_model(init) if init else create_model(MODEL)
+    model = load_model(init) if init else create_model(MODEL, smooth=smooth)
     if model.model_name != MODEL:
         raise ValueError(f"--init {init}: a {model.model_name!r} file, expected {MODEL!r}")
     before = int(getattr(model, "model_info", {}).get("samples", 0))
@@ -92,6 +95,7 @@ def train_consistency(
         rec.update(validate(model, val_loader))
         info = {"size": EVAL_SIZE, "samples": before + seen, "validation": rec}
         save_model(model, out / "last.safetensors", info=info)
+        save_model(model, out / "steps" / f"step_{step:06d}.safetensors", info=info)  # 1.2 MB: the trajectory
         if rec["val_auroc"] > best:
             best = rec["val_auroc"]
             save_model(model, out / "best.safetensors", info=info)

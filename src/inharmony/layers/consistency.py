@@ -36,10 +36,16 @@ def colour_input(x: Tensor) -> Tensor:
 
 
 class PatchEmbedder(nn.Module):
-    """B×3×H×W (ImageNet-normalised) → B×``dim``×H/8×W/8 cell features (pool 4×4 cells for a 32-px patch)."""
+    """B×3×H×W (ImageNet-normalised) → B×``dim``×H/8×W/8 cell features (pool 4×4 cells for a 32-px patch).
 
-    def __init__(self, dim: int = 64, width: int = 32) -> None:
+    ``smooth`` (odd, > 1): a ``smooth``×``smooth`` box blur of the input first, so that only colour and light,
+    not sensor noise, JPEG blocks or texture, can tell two patches apart (0: none)."""
+
+    def __init__(self, dim: int = 64, width: int = 32, smooth: int = 0) -> None:
         super().__init__()
+        if smooth > 1 and smooth % 2 == 0:
+            raise ValueError(f"smooth must be odd (a centred box blur), got {smooth}")
+        self.smooth = smooth
         self.body = nn.Sequential(
             conv_bn_relu(6, width),
             nn.MaxPool2d(2),
@@ -53,7 +59,11 @@ class PatchEmbedder(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(colour_input(x))
+        x = colour_input(x)
+        if self.smooth > 1:
+            k = self.smooth
+            x = F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
+        return self.body(x)
 
     def embed(self, patches: Tensor) -> Tensor:
         """B×3×P×P patches → B×dim vectors (the mean over the patch's cells)."""

@@ -30,11 +30,17 @@ from inharmony.layers.consistency import (
 
 class ConsistencyLocaliser(nn.Module):
     def __init__(
-        self, dim: int = 64, width: int = 32, hidden: int = 128, references: int = 64, relative: bool = True
+        self,
+        dim: int = 64,
+        width: int = 32,
+        hidden: int = 128,
+        references: int = 64,
+        relative: bool = True,
+        smooth: int = 0,
     ) -> None:
         super().__init__()
         self.relative = relative
-        self.embedder = PatchEmbedder(dim=dim, width=width)
+        self.embedder = PatchEmbedder(dim=dim, width=width, smooth=smooth)
         self.head = PairHead(dim=dim, hidden=hidden)
         self.references = references
 

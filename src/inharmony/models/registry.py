@@ -183,7 +183,7 @@ def _register_consistency() -> None:
     register_model(
         "consistency_patches",
         ConsistencyLocaliser,
-        {"dim": 64, "width": 32, "hidden": 128, "references": 64, "relative": True},
+        {"dim": 64, "width": 32, "hidden": 128, "references": 64, "relative": True, "smooth": 0},
         "self-supervised colour consistency of 32-px patches (trained on authentic photos: inharmony consistency)",
     )
 
