@@ -106,6 +106,9 @@ def test_relative_map_marks_what_stands_out_and_keeps_the_order():
     out = standing_out(composite, majority_level(composite))
     assert out[..., :3, :3].min() > 0.8 and out[..., 4:, 4:].max() < 0.05
     raw = torch.rand(1, 1, 8, 8)
+    assert torch.equal(majority_level(raw), raw.flatten(1).median(dim=1).values)
+    odd = torch.rand(2, 1, 3, 5)
+    assert torch.equal(majority_level(odd), odd.flatten(1).median(dim=1).values)
     rel = standing_out(raw, majority_level(raw))
     assert torch.equal(raw.flatten().argsort(), rel.flatten().argsort())  # same order of pixels: same AP
 

@@ -95,3 +95,14 @@ def test_onnx_prediction_does_not_import_torch(exported, tmp_path):
 def test_torch_only_options_are_refused_for_onnx(exported):
     with pytest.raises(ValueError, match="apply to torch models"):
         Predictor.from_checkpoint(exported[2], half=True)
+
+
+def test_consistency_model_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("consistency_patches", smooth=5).eval()
+    path = save_model(model, tmp_path / "c.safetensors", info={"size": 64})
+    assert main(["export", "--model", str(path), "--out", str(tmp_path / "c.onnx"), "--check"]) == 0
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        want = torch.sigmoid(model(x)["logits"])
+    assert (want - torch.sigmoid(OnnxModule(tmp_path / "c.onnx")(x)["logits"])).abs().max() <= 1e-3

@@ -114,5 +114,7 @@ def standing_out(score: Tensor, level: Tensor, leak: float = 0.01) -> Tensor:
 
 
 def majority_level(score: Tensor) -> Tensor:
-    """B×1×h×w scores → B: the median score, the level of the image's majority of patches."""
-    return score.flatten(1).median(dim=1).values
+    """B×1×h×w scores → B: the median score (the lower middle, as ``torch.median``), the level of the image's
+    majority of patches; written with ``topk`` so that it exports to ONNX."""
+    flat = score.flatten(1)
+    return flat.topk((flat.shape[1] - 1) // 2 + 1, dim=1, largest=False).values[:, -1]
