@@ -49,17 +49,16 @@ def _to_tensor(patch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(((patch - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1).astype(np.float32))
 
 
-def recolour(window: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def recolour(window: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``window`` (H×W×3 in [0, 1]) with another look: a transfer of ``donor`` pixels' statistics (N×3), an edit
-    or another light; returns (image, what was done)."""
+    or another light."""
     kind = rng.choice(["transfer", "retouch", "lighting"], p=[0.5, 0.3, 0.2])
     if kind == "transfer":
         method = str(rng.choice(changes.TRANSFER_METHODS))
-        out = changes.transfer(window.reshape(-1, 3), donor, method, rng).reshape(window.shape)
-        return out, method
+        return changes.transfer(window.reshape(-1, 3), donor, method, rng).reshape(window.shape)
     if kind == "retouch":
-        return changes.apply_edit(window, changes.random_edit(rng, amount=rng.uniform(0.5, 1.5))), "retouch"
-    return changes.lighting(window, rng, amount=rng.uniform(0.5, 1.2)), "lighting"
+        return changes.apply_edit(window, changes.random_edit(rng, amount=rng.uniform(0.5, 1.5)))
+    return changes.lighting(window, rng, amount=rng.uniform(0.5, 1.2))
 
 
 class PatchPairs(Dataset):
@@ -118,7 +117,7 @@ class PatchPairs(Dataset):
             top, left = _window(image, big, rng)
             window = image[top : top + big, left : left + big].astype(np.float32) / 255.0
             for _ in range(4):
-                changed, _how = recolour(window, donor_px, rng)
+                changed = recolour(window, donor_px, rng)
                 if mean_delta_e(window, changed, np.ones(window.shape[:2], bool)) >= self.min_delta_e:
                     off = (big - side) // 2
                     b = _patch(changed, off, off, side, p)

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from inharmony.checkpoint import load_model, save_model
 from inharmony.data.patch_pairs import KINDS, PatchPairs
 from inharmony.data.synth.photos import index_photos
-from inharmony.fileio import atomic_path
+from inharmony.fileio import write_text_atomic
 from inharmony.models import create_model
 from inharmony.verdict import auroc
 
@@ -100,8 +100,7 @@ def train_consistency(
             best = rec["val_auroc"]
             save_model(model, out / "best.safetensors", info=info)
         lines = (out / "metrics.jsonl").read_text() if (out / "metrics.jsonl").exists() else ""
-        with atomic_path(out / "metrics.jsonl") as tmp:
-            tmp.write_text(lines + json.dumps(rec, sort_keys=True) + "\n")
+        write_text_atomic(out / "metrics.jsonl", lines + json.dumps(rec, sort_keys=True) + "\n")
         log.info("consistency validation: %s", json.dumps(rec, sort_keys=True))
         return rec
 

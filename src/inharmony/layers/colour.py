@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inharmony.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from inharmony.data.transforms import denormalize
 
 # log RGB → (luminance, red–green, yellow–blue), rows orthonormal
 _OPPONENT = torch.tensor(
@@ -23,13 +23,16 @@ _OPPONENT = torch.tensor(
 )
 
 
+def log_opponent(rgb: Tensor) -> Tensor:
+    """B×3×H×W RGB in (0, 1] → B×3×H×W (luminance, red–green, yellow–blue) of log intensities."""
+    return torch.einsum("oc,bchw->bohw", _OPPONENT.to(rgb), torch.log(rgb))
+
+
 def colour_features(x: Tensor, pools: tuple[int, ...] = (3, 9, 27)) -> Tensor:
     """B×3×H×W ImageNet-normalised images → B×(3 + 3·len(pools))×H/4×W/4 relative-colour features."""
-    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    rgb = (x * std + mean).clamp(1e-3, 1.0)
+    rgb = denormalize(x).clamp(1e-3, 1.0)
     rgb = F.avg_pool2d(rgb, 4)  # 1/4 resolution: colour needs no fine detail
-    opp = torch.einsum("oc,bchw->bohw", _OPPONENT.to(x), torch.log(rgb))
+    opp = log_opponent(rgb)
     mu = opp.mean(dim=(2, 3), keepdim=True)
     sd = opp.std(dim=(2, 3), keepdim=True) + 0.05
     z = (opp - mu) / sd

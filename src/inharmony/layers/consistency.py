@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inharmony.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from inharmony.layers.colour import _OPPONENT, conv_bn_relu
+from inharmony.data.transforms import denormalize
+from inharmony.layers.colour import conv_bn_relu, log_opponent
 
 PATCH = 32  # training patch side; a patch is 4×4 cells of the stride-8 map
 STRIDE = 8
@@ -28,11 +28,8 @@ STRIDE = 8
 def colour_input(x: Tensor) -> Tensor:
     """B×3×H×W ImageNet-normalised images → B×6×H×W: RGB in [0, 1] and log-opponent colour (absolute, not
     normalised per image: the cast of the light is the evidence)."""
-    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    rgb = (x * std + mean).clamp(1e-3, 1.0)
-    opp = torch.einsum("oc,bchw->bohw", _OPPONENT.to(x), torch.log(rgb))
-    return torch.cat([rgb, opp], dim=1)
+    rgb = denormalize(x).clamp(1e-3, 1.0)
+    return torch.cat([rgb, log_opponent(rgb)], dim=1)
 
 
 class PatchEmbedder(nn.Module):
@@ -85,8 +82,7 @@ class PairHead(nn.Module):
 def patch_embeddings(embedder: PatchEmbedder, x: Tensor) -> Tensor:
     """B×3×H×W → B×dim×H/8×W/8: the vector of the 32-px patch around every cell (4×4 cells averaged)."""
     cells = embedder(x)
-    pooled = F.avg_pool2d(F.pad(cells, (1, 2, 1, 2), mode="replicate"), PATCH // STRIDE, stride=1)
-    return pooled
+    return F.avg_pool2d(F.pad(cells, (1, 2, 1, 2), mode="replicate"), PATCH // STRIDE, stride=1)
 
 
 def inconsistency_map(embeddings: Tensor, head: PairHead, references: int = 64) -> Tensor:
