@@ -70,7 +70,14 @@ def loader_workers(setting: int | str, cores: int | None = None, local_processes
     return int(setting)
 
 
-NEW_BRANCHES = ("colour_stream.", "colour_head.", "verdict_head.", "colour_mapper.")  # may start from scratch
+NEW_BRANCHES = (
+    "colour_stream.",
+    "colour_head.",
+    "colour_unet.",
+    "colour_unet_head.",
+    "verdict_head.",
+    "colour_mapper.",
+)  # may start from scratch
 
 
 def warm_start(model: nn.Module, path: str | Path) -> list[str]:

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from inharmony.layers import MDA, BFIThree, BFITwo, GGDDecoder
 from inharmony.layers.colour import ColourHead, ColourStream
 from inharmony.layers.colour_mapping import ColourMapper
+from inharmony.layers.colour_unet import ColourUNet
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.models.encoders import create_encoder
 
@@ -46,8 +47,9 @@ class DIRL(nn.Module):
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
-        stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's; ``verdict`` adds
-        the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
+        stream (:mod:`inharmony.layers.colour`) whose logit correction is added to the decoder's (``"stream+unet"``:
+        and a second, deeper one from a colour U-Net at 1/2 resolution, :mod:`inharmony.layers.colour_unet`);
+        ``verdict`` adds the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
         ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping (:mod:`inharmony.layers.colour_mapping`) in
         front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
         answers (logits, verdict, attention), at twice the cost; training is unchanged."""
@@ -57,7 +59,7 @@ class DIRL(nn.Module):
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
             ("decoder", decoder, ("ggd", "plain")),
-            ("colour", colour, ("none", "stream")),
+            ("colour", colour, ("none", "stream", "stream+unet")),
             ("mapper", mapper, ("none", "ihdrnet")),
             ("verdict", verdict, (False, True, "contrast")),
         ):
@@ -86,13 +88,16 @@ class DIRL(nn.Module):
             )
         self.mda = nn.ModuleList(MDA(d) for _ in range(5)) if attention == "mda" else None
         self.decoder = GGDDecoder(d, num_blocks=3) if decoder == "ggd" else PlainDecoder(d, num_blocks=3)
-        if colour == "stream":
+        if colour in ("stream", "stream+unet"):
             self.colour_stream = ColourStream(d)
             self.colour_head = ColourHead(d, d, d)
+        if colour == "stream+unet":
+            self.colour_unet = ColourUNet()
+            self.colour_unet_head = ColourHead(self.colour_unet.out_channels, d, self.colour_unet.out_channels)
         if verdict:
             # candidate region vs the rest, in the 1/8 and deepest fused features and the colour stream's
             self.verdict_head = VerdictHead(
-                (d, d, d) if colour == "stream" else (d, d), contrast_only=verdict == "contrast"
+                (d, d, d) if hasattr(self, "colour_stream") else (d, d), contrast_only=verdict == "contrast"
             )
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
@@ -152,6 +157,9 @@ class DIRL(nn.Module):
             correction = self.colour_head(colour, refined[2])
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
             maps.append(colour)
+        if hasattr(self, "colour_unet"):
+            correction = self.colour_unet_head(self.colour_unet(x), refined[2])
+            logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
         if hasattr(self, "verdict_head"):
             verdict = self.verdict_head(torch.sigmoid(logits), maps)
             return {

@@ -100,6 +100,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream", "verdict": True},
         "colour-stream compact DIRL with a verdict head: a conditional mask gated by 'is there a region at all'",
     ),
+    "dirl_mobilenetv2_verdict_unet": (
+        {"colour": "stream+unet", "verdict": True},
+        "dirl_mobilenetv2_verdict plus a colour U-Net (1/2 → 1/16 resolution, from scratch) adding its own correction",
+    ),
     "dirl_mobilenetv2_verdict_contrast": (
         {"colour": "stream", "verdict": "contrast"},
         "dirl_mobilenetv2_verdict whose verdict sees only region-minus-surroundings contrasts, not their content",

@@ -1,0 +1,114 @@
+"""The colour U-Net branch: its statistics ignore a global colour cast but see a local one, a warm start from a
+model without it keeps that model's answer, it learns to find a recoloured region on its own, and it exports."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inharmony.data.transforms import normalize
+from inharmony.layers.colour import ColourHead
+from inharmony.layers.colour_unet import ColourUNet, colour_statistics
+from inharmony.models import create_model
+
+
+def smooth_photos(n: int, size: int, seed: int) -> torch.Tensor:
+    """n smooth colour images in [0.15, 0.85] (blurred noise), B×3×size×size."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size // 8, size // 8, generator=g)
+    x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+    return 0.15 + 0.7 * x.clamp(0, 1)
+
+
+def test_statistics_ignore_a_global_cast_and_see_a_local_one():
+    rgb = smooth_photos(2, 64, seed=0)
+    base = colour_statistics(normalize(rgb))
+    assert base.shape == (2, 18, 32, 32)
+    cast = rgb * torch.tensor([1.15, 0.9, 0.8]).view(1, 3, 1, 1)  # a white-balance change of the whole image
+    assert torch.allclose(colour_statistics(normalize(cast)), base, atol=1e-3)
+    local = rgb.clone()
+    local[:, :, 16:40, 16:40] *= torch.tensor([1.15, 0.9, 0.8]).view(1, 3, 1, 1)
+    changed = (colour_statistics(normalize(local)) - base).abs()[:, :3].mean(dim=(0, 1))
+    inside, outside = changed[10:18, 10:18].mean(), changed[24:, 24:].mean()
+    assert inside > 0.2 and inside > 5 * outside
+
+
+def test_warm_start_from_the_verdict_model_keeps_its_answer(tmp_path):
+    from inharmony.checkpoint import save_model
+    from inharmony.engine.trainer import warm_start
+
+    torch.manual_seed(0)
+    source = create_model("dirl_mobilenetv2_verdict").eval()
+    path = save_model(source, tmp_path / "v.safetensors")
+    target = create_model("dirl_mobilenetv2_verdict_unet")
+    fresh = warm_start(target, path)
+    assert fresh and all(k.startswith(("colour_unet.", "colour_unet_head.")) for k in fresh)
+    target.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want, got = source(x), target(x)
+    assert torch.allclose(got["logits"], want["logits"], atol=1e-5)
+    assert torch.allclose(got["verdict"], want["verdict"], atol=1e-5)
+
+
+def recoloured_batch(n: int, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smooth images with a rectangle whose channels got gains of e^±(0.15..0.4) (ΔE roughly 5 to 25)."""
+    g = torch.Generator().manual_seed(int(rng.integers(1 << 30)))
+    rgb = 0.3 + 0.4 * F.interpolate(torch.rand(n, 3, 4, 4, generator=g), size=(size, size), mode="bicubic").clamp(0, 1)
+    mask = torch.zeros(n, 1, size, size)
+    for b in range(n):
+        h, w = rng.integers(size // 4, size // 2, 2)
+        top, left = rng.integers(0, size - h), rng.integers(0, size - w)
+        gain = np.exp(rng.choice([-1, 1], 3) * rng.uniform(0.15, 0.4, 3))
+        box = (slice(None), slice(top, top + h), slice(left, left + w))
+        rgb[b][box] = (rgb[b][box] * torch.tensor(gain, dtype=torch.float32).view(3, 1, 1)).clamp(0, 1)
+        mask[b][box] = 1
+    return normalize(rgb), mask
+
+
+def test_the_branch_alone_learns_to_find_a_recoloured_region():
+    """Trained alone (no semantic features) for 200 steps, its most confident pixels are the recoloured ones: of the
+    as-many-pixels-as-the-region it ranks highest, most lie in the region (a chance ranking gets about 14 %)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    net, head = ColourUNet(), ColourHead(24, 1, 24)
+    opt = torch.optim.Adam([*net.parameters(), *head.parameters()], lr=3e-3)
+    zeros = torch.zeros(1, 1, 4, 4)
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        out = head(net(x), zeros.expand(x.shape[0], -1, -1, -1))
+        return F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    for _ in range(200):
+        x, mask = recoloured_batch(8, 64, rng)
+        loss = F.binary_cross_entropy_with_logits(logits(x), mask)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval(), head.eval()
+    x, mask = recoloured_batch(16, 64, np.random.default_rng(99))
+    with torch.no_grad():
+        scores = logits(x).flatten(1)
+    truth = mask.flatten(1)
+    hits = [truth[b, scores[b].topk(int(truth[b].sum())).indices].mean().item() for b in range(16)]
+    assert np.mean(hits) > 0.6, hits
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_model_with_the_branch_exports_with_parity(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from inharmony.checkpoint import save_model
+    from inharmony.cli.main import main
+    from inharmony.export import OnnxModule
+
+    torch.manual_seed(0)
+    model = create_model("dirl_mobilenetv2_verdict_unet").eval()
+    for p in model.colour_unet_head.out.parameters():  # not the zero start, so the branch counts in the answer
+        torch.nn.init.normal_(p, std=0.1)
+    path = save_model(model, tmp_path / "u.safetensors", info={"size": 64})
+    assert main(["export", "--model", str(path), "--out", str(tmp_path / "u.onnx"), "--check"]) == 0
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = torch.sigmoid(model(x)["logits"])
+    got = torch.sigmoid(OnnxModule(tmp_path / "u.onnx")(x)["logits"])
+    assert torch.allclose(got, want, atol=1e-3)
