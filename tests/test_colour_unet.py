@@ -112,3 +112,27 @@ def test_model_with_the_branch_exports_with_parity(tmp_path):
         want = torch.sigmoid(model(x)["logits"])
     got = torch.sigmoid(OnnxModule(tmp_path / "u.onnx")(x)["logits"])
     assert torch.allclose(got, want, atol=1e-3)
+
+
+def test_a_branch_trained_alone_grafts_into_its_carrier(tmp_path):
+    from inharmony.checkpoint import CheckpointError, graft_weights, save_model
+    from inharmony.engine.trainer import warm_start
+
+    torch.manual_seed(0)
+    alone = create_model("colour_unet_verdict").eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out = alone(x)
+    assert out["logits"].shape == (2, 1, 64, 64) and out["verdict"].shape == (2,)
+    branch = save_model(alone, tmp_path / "alone.safetensors")
+    base_model = create_model("dirl_mobilenetv2_verdict").eval()
+    base = save_model(base_model, tmp_path / "base.safetensors")
+    carrier = create_model("dirl_mobilenetv2_verdict_unet")
+    warm_start(carrier, base)
+    names = graft_weights(carrier, branch, "colour_unet.")
+    assert names and torch.equal(carrier.colour_unet.enc0[0][0].weight, alone.colour_unet.enc0[0][0].weight)
+    carrier.eval()
+    with torch.no_grad():  # the carrier's correction head starts at zero: it answers as the base until trained
+        assert torch.allclose(carrier(x)["logits"], base_model(x)["logits"], atol=1e-5)
+    with pytest.raises(CheckpointError, match="no weights named"):
+        graft_weights(carrier, base, "colour_unet.")

@@ -85,3 +85,18 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
     model.load_state_dict(state, strict=True)
     model.model_info = metadata["info"]
     return model.to(map_location).eval()
+
+
+def graft_weights(model: nn.Module, path: str | Path, prefix: str) -> list[str]:
+    """Copy the weights whose names start with ``prefix`` from a model file into ``model`` (same names and
+    shapes, e.g. a branch trained alone into the model that carries it); returns the names copied."""
+    _, state = read_model_file(path)
+    branch = {k: v for k, v in state.items() if k.startswith(prefix)}
+    reference = model.state_dict()
+    wanted = sorted(k for k in reference if k.startswith(prefix))
+    if not branch or not wanted:
+        raise CheckpointError(f"{path} or the target model has no weights named {prefix}* to graft")
+    if sorted(branch) != wanted or any(branch[k].shape != reference[k].shape for k in wanted):
+        raise CheckpointError(f"the {prefix}* weights of {path} do not fit the target model's (names or shapes)")
+    model.load_state_dict({**reference, **{k: v.to(reference[k].dtype) for k, v in branch.items()}})
+    return wanted

@@ -192,6 +192,19 @@ def _register_consistency() -> None:
     )
 
 
+def _register_colour_net() -> None:
+    from inharmony.models.colour_net import ColourNet
+
+    register_model(
+        "colour_unet_verdict",
+        ColourNet,
+        {"verdict": True},
+        "the colour U-Net alone (relative colour statistics, from scratch) with a verdict head; grafts into "
+        "dirl_mobilenetv2_verdict_unet",
+    )
+
+
 _register_baselines()
 _register_references()
 _register_consistency()
+_register_colour_net()
