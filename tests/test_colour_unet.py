@@ -42,7 +42,7 @@ def test_warm_start_from_the_verdict_model_keeps_its_answer(tmp_path):
     path = save_model(source, tmp_path / "v.safetensors")
     target = create_model("dirl_mobilenetv2_verdict_unet")
     fresh = warm_start(target, path)
-    assert fresh and all(k.startswith(("colour_unet.", "colour_unet_head.")) for k in fresh)
+    assert fresh and all(k.startswith(("colour_unet.", "colour_unet_head.", "colour_unet_mix")) for k in fresh)
     target.eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -136,3 +136,45 @@ def test_a_branch_trained_alone_grafts_into_its_carrier(tmp_path):
         assert torch.allclose(carrier(x)["logits"], base_model(x)["logits"], atol=1e-5)
     with pytest.raises(CheckpointError, match="no weights named"):
         graft_weights(carrier, base, "colour_unet.")
+
+
+def test_training_grafts_the_branch_and_only_the_carriers_new_weights_learn_faster(tmp_path):
+    from fakes import make_synth_dataset
+    from inharmony.checkpoint import read_model_file, save_model
+    from inharmony.engine.config import load_config
+    from inharmony.engine.trainer import Trainer
+
+    torch.manual_seed(0)
+    alone = save_model(create_model("colour_unet_verdict"), tmp_path / "alone.safetensors")
+    base = save_model(create_model("dirl_mobilenetv2_verdict"), tmp_path / "base.safetensors")
+    root = make_synth_dataset(tmp_path / "synth", n=6, seed=0, photos=3, size=(80, 64))
+    cfg = load_config(
+        None,
+        [
+            "model.name=dirl_mobilenetv2_verdict_unet",
+            f"model.init={base}",
+            f"data.root={root}",
+            "data.size=64",
+            "train.batch_size=2",
+            "train.workers=0",
+            "train.device=cpu",
+            "train.max_steps=2",
+            "train.validate=false",
+            "train.checkpoint_every=0",
+            "train.encoder_lr_mult=0",
+            "train.new_lr_mult=10",
+        ],
+    )
+    cfg["model"]["graft"] = {"colour_unet.": str(alone)}
+    trainer = Trainer(cfg, tmp_path / "run")
+    _, state = read_model_file(alone)
+    assert torch.equal(trainer.model.colour_unet.enc0[0][0].weight, state["colour_unet.enc0.0.0.weight"])
+    named = dict(trainer.model.named_parameters())
+    fast = [g for g in trainer.optimizer.param_groups if g["lr"] == pytest.approx(1e-3)]
+    assert len(fast) == 1
+    fast_names = {k for k, p in named.items() if any(p is q for q in fast[0]["params"])}
+    assert fast_names and all(k.startswith(("colour_unet_head.", "colour_unet_mix")) for k in fast_names)
+    assert "colour_unet_mix" in fast_names
+    mix = trainer.model.colour_unet_mix.detach().clone()
+    trainer.fit()
+    assert trainer.model.colour_unet_mix.item() != mix.item()  # the branch's answer starts to count

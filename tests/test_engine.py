@@ -244,7 +244,9 @@ def test_two_process_ddp_keeps_ranks_identical(synth_root, tmp_path):
     assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
 
 
-@pytest.mark.parametrize("name", ["unet", "deeplabv3", "hrnet", "mantranet_lite", "dirl_mobilenetv2_no_mda"])
+@pytest.mark.parametrize(
+    "name", ["unet", "deeplabv3", "hrnet", "mantranet_lite", "dirl_mobilenetv2_no_mda", "colour_unet_verdict"]
+)
 def test_every_kind_of_registered_model_trains_through_the_engine(synth_root, tmp_path, name):
     cfg = load_config(
         None,

@@ -11,7 +11,8 @@ import yaml
 from inharmony.fileio import write_text_atomic
 
 DEFAULTS: dict[str, Any] = {
-    "model": {"name": "dirl_resnet34", "encoder_weights": None, "init": None},  # init: warm-start weights file
+    # init: warm-start weights file; graft: {prefix: model file} weights of branches trained alone, copied after init
+    "model": {"name": "dirl_resnet34", "encoder_weights": None, "init": None, "graft": {}},
     "data": {
         # "iharmony4", "synthetic" (composites + authentic twins made on the fly from real regions of data.photos)
         # or "synthetic_v1" (the first generator: segment unions, shapes and pasted cut-outs, no twins)

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from inharmony.checkpoint import save_model
+from inharmony.checkpoint import graft_weights, save_model
 from inharmony.engine import distributed
 from inharmony.engine.data import build_datasets
 from inharmony.engine.evaluate import evaluate
@@ -75,6 +75,7 @@ NEW_BRANCHES = (
     "colour_head.",
     "colour_unet.",
     "colour_unet_head.",
+    "colour_unet_mix",
     "verdict_head.",
     "colour_mapper.",
 )  # may start from scratch
@@ -108,6 +109,10 @@ class Trainer:
         torch.manual_seed(t["seed"])
         self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"])
         fresh = warm_start(self.model, cfg["model"]["init"]) if cfg["model"]["init"] else []
+        for prefix, path in (cfg["model"]["graft"] or {}).items():  # pretrained alone: not fresh any more
+            grafted = set(graft_weights(self.model, resolve_model_path(path), prefix))
+            log.info("grafted %d %s* weights from %s", len(grafted), prefix, path)
+            fresh = [k for k in fresh if k not in grafted]
         self.model = self.model.to(self.device)
         self.train_set, self.val_set = build_datasets(cfg)
         self.criterion = DIRLLoss(

@@ -42,7 +42,8 @@ def colour_statistics(
 
 class ColourUNet(nn.Module):
     """Relative-colour statistics → B×``widths[0]``×H/2×W/2 features (U-Net: 1/2 → 1/16 → 1/2, with skips and a
-    global-context vector at the bottom)."""
+    global-context vector at the bottom). ``mask_logits(features)`` is its own answer (B×1×H/2×W/2 logits), which
+    it learns when it trains alone (:class:`~inharmony.models.colour_net.ColourNet`) and keeps when grafted."""
 
     def __init__(self, widths: tuple[int, int, int, int] = (24, 40, 64, 96)) -> None:
         super().__init__()
@@ -56,7 +57,11 @@ class ColourUNet(nn.Module):
         self.dec2 = conv_bn_relu(w3 + w2, w2)
         self.dec1 = conv_bn_relu(w2 + w1, w1)
         self.dec0 = conv_bn_relu(w1 + w0, w0)
+        self.mask_head = nn.Sequential(conv_bn_relu(w0, w0), nn.Conv2d(w0, 1, 1))
         self.out_channels = w0
+
+    def mask_logits(self, features: Tensor) -> Tensor:
+        return self.mask_head(features)
 
     def forward(self, x: Tensor) -> Tensor:
         e0 = self.enc0(colour_statistics(x))

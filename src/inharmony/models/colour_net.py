@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inharmony.layers.colour import conv_bn_relu
 from inharmony.layers.colour_unet import ColourUNet
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 
@@ -22,14 +21,14 @@ class ColourNet(nn.Module):
     def __init__(self, verdict: bool = True) -> None:
         super().__init__()
         self.colour_unet = ColourUNet()
-        c = self.colour_unet.out_channels
-        self.head = nn.Sequential(conv_bn_relu(c, c), nn.Conv2d(c, 1, 1))
         if verdict:
-            self.verdict_head = VerdictHead((c,))
+            self.verdict_head = VerdictHead((self.colour_unet.out_channels,))
 
     def forward(self, x: Tensor) -> dict:
         features = self.colour_unet(x)
-        logits = F.interpolate(self.head(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        logits = F.interpolate(
+            self.colour_unet.mask_logits(features), size=x.shape[-2:], mode="bilinear", align_corners=False
+        )
         if not hasattr(self, "verdict_head"):
             return {"logits": logits, "attention": []}
         verdict = self.verdict_head(torch.sigmoid(logits), [features])

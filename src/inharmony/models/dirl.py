@@ -94,6 +94,8 @@ class DIRL(nn.Module):
         if colour == "stream+unet":
             self.colour_unet = ColourUNet()
             self.colour_unet_head = ColourHead(self.colour_unet.out_channels, d, self.colour_unet.out_channels)
+            # how much of the branch's own answer (learned alone, then grafted) joins the logits: starts at none
+            self.colour_unet_mix = nn.Parameter(torch.zeros(()))
         if verdict:
             # candidate region vs the rest, in the 1/8 and deepest fused features and the colour stream's
             self.verdict_head = VerdictHead(
@@ -158,7 +160,9 @@ class DIRL(nn.Module):
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
             maps.append(colour)
         if hasattr(self, "colour_unet"):
-            correction = self.colour_unet_head(self.colour_unet(x), refined[2])
+            features = self.colour_unet(x)
+            correction = self.colour_unet_head(features, refined[2])
+            correction = correction + self.colour_unet_mix * self.colour_unet.mask_logits(features)
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
         if hasattr(self, "verdict_head"):
             verdict = self.verdict_head(torch.sigmoid(logits), maps)
