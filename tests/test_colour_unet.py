@@ -163,9 +163,9 @@ def test_training_grafts_the_branch_and_only_the_carriers_new_weights_learn_fast
             "train.checkpoint_every=0",
             "train.encoder_lr_mult=0",
             "train.new_lr_mult=10",
+            f"model.graft={{colour_unet.: {alone}}}",  # as on the command line: --set model.graft=...
         ],
     )
-    cfg["model"]["graft"] = {"colour_unet.": str(alone)}
     trainer = Trainer(cfg, tmp_path / "run")
     _, state = read_model_file(alone)
     assert torch.equal(trainer.model.colour_unet.enc0[0][0].weight, state["colour_unet.enc0.0.0.weight"])

@@ -12,7 +12,7 @@ from inharmony.fileio import write_text_atomic
 
 DEFAULTS: dict[str, Any] = {
     # init: warm-start weights file; graft: {prefix: model file} weights of branches trained alone, copied after init
-    "model": {"name": "dirl_resnet34", "encoder_weights": None, "init": None, "graft": {}},
+    "model": {"name": "dirl_resnet34", "encoder_weights": None, "init": None, "graft": None},
     "data": {
         # "iharmony4", "synthetic" (composites + authentic twins made on the fly from real regions of data.photos)
         # or "synthetic_v1" (the first generator: segment unions, shapes and pasted cut-outs, no twins)
