@@ -2,8 +2,8 @@
 
 Without the ImageNet encoder it trains several times faster than the compact DIRL on the 2-core CPU, so it can
 learn what the generator teaches from many more samples; its ``colour_unet`` weights then graft into
-``dirl_mobilenetv2_verdict_unet`` (``model.graft``, configs/colour_graft.yaml), whose semantic features decide which of the
-colour evidence is an object. With ``verdict=True`` it also answers whether there is a region at all
+``dirl_mobilenetv2_verdict_unet`` (``model.graft``, configs/colour_graft.yaml), whose semantic features decide
+which of the colour evidence is an object. With ``verdict=True`` it also answers whether there is a region at all
 (:mod:`inharmony.layers.verdict_head`, on the colour features inside and outside its candidate).
 """
 
