@@ -2,6 +2,10 @@
 256×256 photo per call, preprocessing included (resize to the model's input size) and the mask; median of N.
 
     python benchmarks/shipped_latency.py [--repeats 30] [--out benchmarks/results/shipped_latency.json]
+    python benchmarks/shipped_latency.py --onnx CANDIDATE.onnx --out benchmarks/results/latency_CANDIDATE.json
+
+``--onnx``: a candidate's graph (``inharmony export --model FILE --out CANDIDATE.onnx``) instead of the shipped one,
+to check the ≤ 60 ms budget before shipping it.
 """
 
 import argparse
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inharmony.fileio import write_text_atomic
 from inharmony.inference import Predictor
 from inharmony.inference.onnx_session import OnnxSession
 from inharmony.inference.predictor import resolve_model_path
@@ -21,9 +26,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--onnx", default=None, help="an exported candidate (default: the shipped model)")
     parser.add_argument("--out", default="benchmarks/results/shipped_latency.json")
     args = parser.parse_args()
-    session = OnnxSession(resolve_model_path("default", "onnx"), threads=args.threads)
+    path = Path(args.onnx) if args.onnx else resolve_model_path("default", "onnx")
+    session = OnnxSession(path, threads=args.threads)
     predictor = Predictor(session, size=session.input_size, device="cpu")
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     for _ in range(3):
@@ -34,7 +41,7 @@ def main() -> None:
         predictor.predict(image).mask()
         times.append(1000 * (time.perf_counter() - start))
     row = {
-        "model": "default",
+        "model": path.name if args.onnx else "default",
         "backend": predictor.backend,
         "network_size": predictor.size,
         "threads": args.threads,
@@ -43,7 +50,7 @@ def main() -> None:
         "p90_ms": round(sorted(times)[int(0.9 * len(times))], 1),
         "repeats": args.repeats,
     }
-    Path(args.out).write_text(json.dumps(row, indent=1) + "\n")
+    write_text_atomic(Path(args.out), json.dumps(row, indent=1) + "\n")
     print(json.dumps(row))
 
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from inharmony.data.transforms import normalize
 from inharmony.layers.colour import ColourHead
-from inharmony.layers.colour_unet import ColourUNet, colour_statistics
+from inharmony.layers.colour_unet import ColourUNet, box_mean, colour_statistics
 from inharmony.models import create_model
 
 
@@ -18,6 +18,15 @@ def smooth_photos(n: int, size: int, seed: int) -> torch.Tensor:
     x = torch.rand(n, 3, size // 8, size // 8, generator=g)
     x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
     return 0.15 + 0.7 * x.clamp(0, 1)
+
+
+@pytest.mark.parametrize("shape", [(80, 80), (20, 33)])
+def test_box_mean_is_average_pooling_over_the_window_inside_the_image(shape):
+    t = torch.randn(2, 3, *shape)
+    for u in (t, t * t):  # as the statistics use it: values and their squares (running sums that only grow)
+        for k in (3, 7, 19, 55):  # 55 is wider than the 20-px side: only pixels inside count
+            want = F.avg_pool2d(u, k, stride=1, padding=k // 2, count_include_pad=False)
+            assert torch.allclose(box_mean(u, k), want, atol=1e-4)
 
 
 def test_statistics_ignore_a_global_cast_and_see_a_local_one():

@@ -32,12 +32,25 @@ def colour_statistics(
     opp = log_opponent(rgb)
     z = (opp - opp.mean(dim=(2, 3), keepdim=True)) / (opp.std(dim=(2, 3), keepdim=True) + 0.05)
 
-    def local_mean(t: Tensor, k: int) -> Tensor:
-        return F.avg_pool2d(t, k, stride=1, padding=k // 2, count_include_pad=False)
-
-    means = [local_mean(z, k) for k in mean_pools]
-    spreads = [(local_mean(z * z, k) - local_mean(z, k) ** 2).clamp_min(0).add(1e-4).sqrt() for k in spread_pools]
+    means = [box_mean(z, k) for k in mean_pools]
+    spreads = [(box_mean(z * z, k) - box_mean(z, k) ** 2).clamp_min(0).add(1e-4).sqrt() for k in spread_pools]
     return torch.cat([z, *means, *spreads], dim=1)
+
+
+def box_mean(t: Tensor, k: int) -> Tensor:
+    """The mean over each pixel's k×k window (odd k) that lies inside the image, as
+    ``avg_pool2d(t, k, 1, k // 2, count_include_pad=False)`` computes it, but from running sums: the cost does not
+    grow with k (ONNX Runtime's AveragePool with a 55-px window took most of the branch's time)."""
+    r = k // 2
+    h, w = t.shape[-2:]
+
+    def window_sums(u: Tensor) -> Tensor:
+        u = F.pad(u, (r + 1, r, r + 1, r)).cumsum(-2).cumsum(-1)  # zero row/column first: S[i, j] = sum u[:i, :j]
+        return u[..., k:, k:] - u[..., :h, k:] - u[..., k:, :w] + u[..., :h, :w]
+
+    ones = torch.ones(1, 1, h, w, dtype=t.dtype, device=t.device)
+    centre = t.mean(dim=(-2, -1), keepdim=True)  # running sums of centred values stay small: less rounding
+    return window_sums(t - centre) / window_sums(ones) + centre
 
 
 class ColourUNet(nn.Module):
