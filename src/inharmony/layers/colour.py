@@ -28,14 +28,21 @@ def log_opponent(rgb: Tensor) -> Tensor:
     return torch.einsum("oc,bchw->bohw", _OPPONENT.to(rgb), torch.log(rgb))
 
 
-def colour_features(x: Tensor, pools: tuple[int, ...] = (3, 9, 27)) -> Tensor:
-    """B×3×H×W ImageNet-normalised images → B×(3 + 3·len(pools))×H/4×W/4 relative-colour features."""
+def standardised_opponent(x: Tensor, stride: int) -> Tensor:
+    """B×3×H×W ImageNet-normalised images → B×3×H/stride×W/stride log-opponent colour, each channel standardised
+    by the image's own mean and spread (so a colour cast or a gain of the whole image cancels)."""
     rgb = denormalize(x).clamp(1e-3, 1.0)
-    rgb = F.avg_pool2d(rgb, 4)  # 1/4 resolution: colour needs no fine detail
+    if stride > 1:
+        rgb = F.avg_pool2d(rgb, stride)  # colour needs no fine detail
     opp = log_opponent(rgb)
     mu = opp.mean(dim=(2, 3), keepdim=True)
     sd = opp.std(dim=(2, 3), keepdim=True) + 0.05
-    z = (opp - mu) / sd
+    return (opp - mu) / sd
+
+
+def colour_features(x: Tensor, pools: tuple[int, ...] = (3, 9, 27)) -> Tensor:
+    """B×3×H×W ImageNet-normalised images → B×(3 + 3·len(pools))×H/4×W/4 relative-colour features."""
+    z = standardised_opponent(x, 4)
     local = [F.avg_pool2d(z, k, stride=1, padding=k // 2, count_include_pad=False) for k in pools]
     return torch.cat([z, *local], dim=1)
 

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inharmony.data.transforms import denormalize
-from inharmony.layers.colour import conv_bn_relu, log_opponent
+from inharmony.layers.colour import conv_bn_relu, standardised_opponent
 
 
 def colour_statistics(
@@ -26,15 +25,10 @@ def colour_statistics(
     """B×3×H×W ImageNet-normalised images → B×3·(1 + len(mean_pools) + len(spread_pools))×H/stride×W/stride:
     log-opponent colour standardised by the image's own mean and spread, its local means (relative to the image)
     and its local standard deviations (in units of the image's)."""
-    rgb = denormalize(x).clamp(1e-3, 1.0)
-    if stride > 1:
-        rgb = F.avg_pool2d(rgb, stride)
-    opp = log_opponent(rgb)
-    z = (opp - opp.mean(dim=(2, 3), keepdim=True)) / (opp.std(dim=(2, 3), keepdim=True) + 0.05)
-
-    means = [box_mean(z, k) for k in mean_pools]
-    spreads = [(box_mean(z * z, k) - box_mean(z, k) ** 2).clamp_min(0).add(1e-4).sqrt() for k in spread_pools]
-    return torch.cat([z, *means, *spreads], dim=1)
+    z = standardised_opponent(x, stride)
+    means = {k: box_mean(z, k) for k in (*mean_pools, *spread_pools)}  # each window once
+    spreads = [(box_mean(z * z, k) - means[k] ** 2).clamp_min(0).add(1e-4).sqrt() for k in spread_pools]
+    return torch.cat([z, *(means[k] for k in mean_pools), *spreads], dim=1)
 
 
 def box_mean(t: Tensor, k: int) -> Tensor:
