@@ -81,3 +81,39 @@ def test_score_fusion_reports_each_weight_and_refuses_ambiguous_files(tmp_path):
     both.write_text(fa.read_text() + "".join(fb.read_text().splitlines(True)[1:]))
     bad = subprocess.run([*cmd[:3], str(both), *cmd[4:]], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "several models" in bad.stderr
+
+
+def test_twin_gap_is_one_half_for_a_model_blind_to_the_change(tmp_path):
+    import csv
+    import importlib.util
+
+    import torch
+
+    from inharmony.cli.main import main
+    from tests.fakes import make_photos, tiny_model_file
+
+    spec = importlib.util.spec_from_file_location("twin_gap", ROOT / "benchmarks" / "twin_gap.py")
+    twin_gap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twin_gap)
+    root = tmp_path / "ds"
+    assert main(["data", "synth", "--photos", str(make_photos(tmp_path / "p", n=5)), "--out", str(root), "--n", "6"]) == 0
+    rows = [r for r in csv.DictReader(open(root / "manifest.csv")) if r["kind"] != "paste"]
+
+    class Blind(torch.nn.Module):  # the same map for every image: it cannot tell a composite from its twin
+        def forward(self, x):
+            return {"mask_logits": torch.zeros(1, 1, *x.shape[-2:]), "verdict": torch.zeros(1)}
+
+    class Sees(torch.nn.Module):  # logits grow with the colour: composite and twin differ where the change is
+        def forward(self, x):
+            return {"logits": x.sum(1, keepdim=True)}
+
+    blind = twin_gap.measure(Blind(), rows, root, 32)
+    assert blind["all"] == {"pairs": len(rows), "pixel rank": 0.5, "logit gap": 0.0, "verdict rank": 0.5}
+    sees = twin_gap.measure(Sees(), rows, root, 32)["all"]
+    assert sees["pixel rank"] != 0.5 and sees["logit gap"] != 0.0
+    out = tmp_path / "gap.json"
+    model = tiny_model_file(tmp_path, name="dirl_mobilenetv2_verdict")
+    cmd = [sys.executable, "benchmarks/twin_gap.py", "--model", str(model), "--data", str(root), "--split", "all"]
+    done = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '"pixel rank"' in out.read_text() and str(model) in out.read_text()

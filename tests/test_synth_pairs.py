@@ -150,10 +150,12 @@ def test_stream_pairs_reproducible_and_authentic_share(tmp_path):
         assert not comp["authentic"] and twin["authentic"] and twin["mask"].sum() == 0 and comp["mask"].sum() > 0
         outside = comp["mask"][0] == 0
         assert (comp["image"] - twin["image"]).abs()[:, outside].mean() < 0.05
+        assert comp["content"] == twin["content"] == p  # changed in place: the twin shows the same content
     ds.set_epoch(1)
     assert not np.array_equal(ds[4]["image"].numpy(), items[4]["image"].numpy())
     none = SyntheticPairs(photos, 40, size=32, authentic_share=0.0)
     assert not any(none[i]["authentic"] for i in range(40))
+    assert all(none[i]["content"] == (i // 2 if i % 2 == 0 else -1) for i in range(40))  # no twin to compare
     most = SyntheticPairs(photos, 200, size=32, authentic_share=0.75)
     share = np.mean([most[i]["authentic"] for i in range(0, 200)])
     assert 0.65 < share < 0.85
@@ -259,6 +261,7 @@ def test_stream_paste_twins_are_other_photos(tmp_path):
             pasted += 1
             outside = comp["mask"][0] == 0
             assert (comp["image"] - twin["image"]).abs()[:, outside].mean() > 0.05  # a different photo
+            assert comp["content"] == twin["content"] == -1  # so no pixel-wise comparison
     assert pasted >= 5
 
 

@@ -73,6 +73,44 @@ def test_pair_term_ranks_each_composite_above_its_own_twin():
     assert float(pair_ranking_loss(v[:3], keep[:3])) == float(torch.nn.functional.softplus(torch.tensor(-3.0)))
 
 
+def test_dense_pair_term_ranks_composite_pixels_above_the_twin_inside_the_region():
+    from inharmony.losses import dense_pair_loss
+
+    mask = torch.zeros(6, 1, 8, 8)
+    mask[0, :, 2:6, 2:6] = 1.0  # pair 0: composite first
+    mask[3, :, 0:4, 0:8] = 1.0  # pair 1: twin first
+    mask[5, :, 1:3, 1:3] = 1.0  # pair 2: a composite and a twin of other content (ids differ)
+    content = torch.tensor([4, 4, 7, 7, 9, -1])
+    logits = torch.zeros(6, 1, 8, 8, requires_grad=True)
+    with torch.no_grad():
+        logits[0, :, 2:6, 2:6] = 3.0  # already ranked above its twin inside the region
+        logits[3] = -2.0  # ranked below its twin (0) everywhere
+    loss = dense_pair_loss(logits, mask, content)
+    softplus = torch.nn.functional.softplus
+    assert torch.isclose(loss, (softplus(torch.tensor(-3.0)) + softplus(torch.tensor(2.0))) / 2)
+    loss.backward()
+    g = logits.grad
+    assert (g[0, 0][mask[0, 0] > 0] < 0).all() and (g[1, 0][mask[0, 0] > 0] > 0).all()  # composite up, twin down
+    assert (g[0, 0][mask[0, 0] == 0] == 0).all()  # outside the region: nothing to compare
+    assert (g[3, 0][mask[3, 0] > 0] < 0).all() and (g[2, 0][mask[3, 0] > 0] > 0).all()
+    assert (g[4:] == 0).all()  # other content: skipped
+    assert float(dense_pair_loss(logits, mask, torch.full((6,), -1))) == 0.0
+    assert float(dense_pair_loss(logits[:1], mask[:1], content[:1])) == 0.0
+
+
+def test_dense_pair_weight_needs_content_and_adds_the_term(model):
+    model.train()
+    x, mask = torch.randn(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)
+    mask[0, :, 10:30, 20:40] = 1.0
+    mask[3, :, 30:60, 5:25] = 1.0
+    out = model(x)
+    plain, dense = DIRLLoss()(out, mask), DIRLLoss(lambda_dense=0.5)(out, mask, content=torch.tensor([0, 0, 1, 1]))
+    assert "dense" not in plain and float(dense["dense"]) > 0
+    assert torch.isclose(dense["loss"], plain["loss"] + 0.5 * dense["dense"])
+    with pytest.raises(ValueError, match="content"):
+        DIRLLoss(lambda_dense=0.5)(out, mask)
+
+
 def test_pair_weight_adds_the_term_to_the_verdict_loss(model):
     model.train()
     x, mask = torch.randn(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)

@@ -17,6 +17,12 @@ composite and its twin (or two unrelated samples, which are skipped: a pair coun
 two has a region), and ``+ λ_pair · mean softplus(v_twin − v_composite)`` rewards ranking the composite above its
 twin. The two images differ only where the region was changed (or, for a pasted object, in the scene around it),
 so this term carries the evidence without the variation between photos that the plain BCE must also explain.
+``λ_dense`` asks the same of every pixel of the localiser: where a region was changed in place, the composite's
+mask logit must exceed its twin's at the same pixel, ``+ λ_dense · mean_{x ∈ M} softplus(m_twin(x) − m_comp(x))``
+over the pairs the batch marks as showing the same content (``content`` ids, :mod:`inharmony.data.synth.stream`).
+The content under the region is identical in both images, so what the object *is* cannot pay this term, only
+what was done to its colour; unlike a mask loss on authentic photos it is a ranking, so silence does not pay it
+either.
 SSIM is kornia's (11×11 Gaussian window, σ 1.5,
 C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
 """
@@ -93,15 +99,27 @@ class DIRLLoss(nn.Module):
         iou: float = 1.0,
         lambda_verdict: float = 1.0,
         lambda_pair: float = 0.0,
+        lambda_dense: float = 0.0,
     ) -> None:
         super().__init__()
         self.lambda_det, self.lambda_att, self.lambda_verdict = lambda_det, lambda_att, lambda_verdict
-        self.lambda_pair = lambda_pair
+        self.lambda_pair, self.lambda_dense = lambda_pair, lambda_dense
         self.seg = SegmentationLoss(bce=1.0, ssim=ssim, iou=iou)
 
-    def forward(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
-        if "verdict" in outputs:
-            return self.with_verdict(outputs, mask)
+    def forward(self, outputs: dict, mask: Tensor, content: Tensor | None = None) -> dict[str, Tensor]:
+        """``content``: B ids, equal for a composite and its twin of the same content (-1: none); needed by
+        ``lambda_dense`` only."""
+        out = self.with_verdict(outputs, mask) if "verdict" in outputs else self.plain(outputs, mask)
+        if self.lambda_dense:
+            if content is None:
+                raise ValueError("loss.dense_pair needs the batch's 'content' ids (synthetic pairs made in place)")
+            logits = outputs.get("mask_logits", outputs["logits"]).float()
+            dense = dense_pair_loss(logits, mask, content.to(mask.device))
+            out["loss"] = out["loss"] + self.lambda_dense * dense
+            out["dense"] = dense.detach()
+        return out
+
+    def plain(self, outputs: dict, mask: Tensor) -> dict[str, Tensor]:
         det = self.seg(outputs["logits"], mask, logits=True)
         att = det.new_zeros(())
         if self.lambda_att:
@@ -139,3 +157,24 @@ def pair_ranking_loss(verdict: Tensor, keep: Tensor) -> Tensor:
     composite = torch.where(first_is_composite, v[:, 0], v[:, 1])
     twin = torch.where(first_is_composite, v[:, 1], v[:, 0])
     return F.softplus(twin - composite)[valid].mean()
+
+
+def dense_pair_loss(mask_logits: Tensor, mask: Tensor, content: Tensor) -> Tensor:
+    """``mean_{x ∈ M} softplus(m_twin(x) − m_comp(x))`` per valid pair ``(2k, 2k + 1)``, averaged over the pairs
+    (B×1×H×W logits and masks, B content ids): a pair is valid when both samples carry the same id ≥ 0 and exactly
+    one has a region (whose mask M is used); 0 when no pair is."""
+    n = mask_logits.shape[0] // 2 * 2
+    if n == 0:
+        return mask_logits.new_zeros(())
+    logits = mask_logits[:n].reshape(-1, 2, *mask_logits.shape[1:])
+    masks = mask[:n].reshape(-1, 2, *mask.shape[1:])
+    ids, keep = content[:n].view(-1, 2), has_region(mask[:n]).view(-1, 2)
+    valid = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (keep[:, 0] != keep[:, 1])
+    if not bool(valid.any()):
+        return mask_logits.new_zeros(())
+    first = keep[:, 0].view(-1, 1, 1, 1)
+    composite = torch.where(first, logits[:, 0], logits[:, 1])[valid]
+    twin = torch.where(first, logits[:, 1], logits[:, 0])[valid]
+    region = torch.where(first, masks[:, 0], masks[:, 1])[valid].float()
+    gap = F.softplus(twin - composite)
+    return ((gap * region).flatten(1).sum(1) / region.flatten(1).sum(1).clamp_min(1.0)).mean()

@@ -69,7 +69,8 @@ DEFAULTS: dict[str, Any] = {
         "tensorboard": False,
     },
     # verdict: models with a verdict head; pair: its ranking of each composite above its own authentic twin
-    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0, "pair": 0.0},
+    # dense_pair: the localiser's per-pixel ranking of each composite above its twin of the same content
+    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0, "pair": 0.0, "dense_pair": 0.0},
     "output": {"dir": "runs", "name": "dirl"},
 }
 

@@ -121,6 +121,7 @@ class Trainer:
             iou=cfg["loss"]["iou"],
             lambda_verdict=cfg["loss"]["verdict"],
             lambda_pair=cfg["loss"]["pair"],
+            lambda_dense=cfg["loss"]["dense_pair"],
         )
         # one learning rate for every registered model (DIRL, smp/timm baselines); weights that a warm start left
         # fresh (a new branch) may learn faster (train.new_lr_mult), the pretrained encoder slower or not at all
@@ -250,7 +251,7 @@ class Trainer:
         ctx = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         with ctx:
             out = self.net(x)
-        losses = self.criterion(out, m)
+        losses = self.criterion(out, m, content=batch.get("content"))
         if not torch.isfinite(losses["loss"]):
             raise TrainingError(
                 f"loss became {losses['loss'].item()} at epoch {self.epoch}, step {self.global_step}; "

@@ -169,12 +169,16 @@ class SyntheticPairs(Dataset):
             pair, j = self.pair(p, variant=0 if authentic else 2)
         image = pair.twin if authentic else pair.composite
         mask = np.zeros_like(pair.mask) if authentic else pair.mask
+        # pair p's composite (member 0) and its twin (member 1) show the same content where the change was made in
+        # place: the two carry the same id, which lets a loss compare them pixel by pixel (-1: no such partner)
+        in_place = pair.info["kind"] != "paste" and (member == 0) != authentic
         return {
             "image": normalize(to_tensor(image)),
             "mask": torch.from_numpy(mask.astype(np.float32) / 255.0)[None],
             "name": f"synthetic/{self.photos[j].path.stem}/{index}",
             "subset": "authentic" if authentic else pair.info["kind"],
             "authentic": authentic,
+            "content": p if in_place else -1,
         }
 
 
