@@ -88,15 +88,17 @@ def test_twin_gap_is_one_half_for_a_model_blind_to_the_change(tmp_path):
     import importlib.util
 
     import torch
+    from tests.fakes import make_photos, tiny_model_file
 
     from inharmony.cli.main import main
-    from tests.fakes import make_photos, tiny_model_file
 
     spec = importlib.util.spec_from_file_location("twin_gap", ROOT / "benchmarks" / "twin_gap.py")
     twin_gap = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(twin_gap)
     root = tmp_path / "ds"
-    assert main(["data", "synth", "--photos", str(make_photos(tmp_path / "p", n=5)), "--out", str(root), "--n", "6"]) == 0
+    assert (
+        main(["data", "synth", "--photos", str(make_photos(tmp_path / "p", n=5)), "--out", str(root), "--n", "6"]) == 0
+    )
     rows = [r for r in csv.DictReader(open(root / "manifest.csv")) if r["kind"] != "paste"]
 
     class Blind(torch.nn.Module):  # the same map for every image: it cannot tell a composite from its twin
