@@ -88,8 +88,8 @@ def test_twin_gap_is_one_half_for_a_model_blind_to_the_change(tmp_path):
     import importlib.util
 
     import torch
-    from tests.fakes import make_photos, tiny_model_file
 
+    from fakes import make_photos, tiny_model_file
     from inharmony.cli.main import main
 
     spec = importlib.util.spec_from_file_location("twin_gap", ROOT / "benchmarks" / "twin_gap.py")
