@@ -96,6 +96,35 @@ def test_twin_identical_outside_region_and_change_visible(photo, seed):
     assert pair.info["kind"] in changes.KINDS
 
 
+def test_min_gain_keeps_changes_that_make_the_region_stand_out(photo, tmp_path):
+    from inharmony.data.synth.composer import contrast_gain, ring_around
+    from inharmony.data.synth.stream import build_synthetic
+
+    reference = photo[1].reshape(-1, 3)[::7] / 255.0
+    plain, kept = SynthConfig(jpeg_quality=None), SynthConfig(jpeg_quality=None, min_gain=6.0)
+    gains = {"plain": [], "kept": []}
+    for seed in range(16):
+        for name, cfg in (("plain", plain), ("kept", kept)):
+            pair = make_pair(photo[0], np.random.default_rng(seed), None, reference, cfg)
+            region = pair.mask > 127
+            measured = contrast_gain(pair.composite, pair.twin, region, ring_around(region))
+            assert pair.info["contrast_gain"] == round(measured, 2)
+            gains[name].append(measured)
+    assert np.mean(np.array(gains["kept"]) >= 6.0) > np.mean(np.array(gains["plain"]) >= 6.0)
+    assert np.median(gains["kept"]) > np.median(gains["plain"])
+    square = np.zeros((40, 40), dtype=bool)
+    square[10:20, 10:20] = True
+    ring = ring_around(square, width=0.1)  # 4 px around the square, not the square itself
+    assert not (ring & square).any() and ring[8, 15] and not ring[2, 15]
+    image = np.full((40, 40, 3), 128, dtype=np.uint8)
+    brighter = image.copy()
+    brighter[square] = 200
+    assert contrast_gain(brighter, image, square, ring) > 20 and contrast_gain(image, brighter, square, ring) < -20
+    folder = make_photos(tmp_path / "p", n=4, size=(96, 72))
+    train, val = build_synthetic(folder, 8, 4, 48, seed=0, cfg=kept, test_fraction=0.25)
+    assert train.cfg.min_gain == 6.0 and val.cfg.min_gain is None  # validation stays comparable across recipes
+
+
 def test_retouch_twin_is_a_whole_edit_and_strength_controls_change(photo):
     weak = SynthConfig(kinds={"retouch": 1.0}, delta_e=(2.0, 3.0), jpeg_quality=None)
     strong = SynthConfig(kinds={"retouch": 1.0}, delta_e=(20.0, 30.0), jpeg_quality=None)

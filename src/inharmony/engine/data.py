@@ -43,6 +43,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             delta_e=tuple(data["delta_e"]),
             object_share=float(data["object_share"]),
             outline_share=float(data["outline_share"]),
+            min_gain=None if data["min_gain"] is None else float(data["min_gain"]),
         )
         return build_synthetic(
             data["photos"],

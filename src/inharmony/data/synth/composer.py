@@ -33,7 +33,9 @@ class SynthConfig:
     ``shape_share``: share of geometric shapes instead of real segments; ``object_share``: share of object-map
     regions for photos without human segments; ``outline_share``: share of regions (in place or pasted) traced
     as an annotator's polygon (:func:`~inharmony.data.synth.regions.annotator_outline`) instead of following
-    the segment exactly; ``jpeg_quality``: (min, max) or None."""
+    the segment exactly; ``jpeg_quality``: (min, max) or None; ``min_gain``: an in-place change must make the
+    region stand out from a ring around it by at least this much more than in the twin (``contrast_gain``, CIE76
+    distance of the mean Lab colours; up to ``tries`` draws, the one with the largest gain kept), or None."""
 
     kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
     area: tuple[float, float] = (0.01, 0.5)
@@ -46,6 +48,7 @@ class SynthConfig:
     outline_share: float = 0.0
     jpeg_quality: tuple[int, int] | None = (75, 95)
     tries: int = 6
+    min_gain: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(KINDS)
@@ -206,7 +209,6 @@ def make_pair(
     region, source = pick_region(image, maps or [], rng, cfg, objects)
     region, traced = outlined(region, rng, cfg)
     alpha = feather(region, rng) if rng.random() < cfg.feather_share else region.astype(np.float32)
-    touched = alpha > 0
     names = list(cfg.kinds)
     shares = np.array([cfg.kinds[k] for k in names], dtype=np.float64)
     kind = names[rng.choice(len(names), p=shares / shares.sum())]
@@ -217,7 +219,56 @@ def make_pair(
         kind = "transfer"  # no donor, or its object did not fit
     if kind == "transfer" and (reference is None or len(reference) < 16):
         kind = "retouch"
+    ring = ring_around(region)
+    best = None
+    for _ in range(max(1, cfg.tries) if cfg.min_gain is not None else 1):
+        drawn = change_in_place(img, region, alpha, kind, reference, rng, cfg)
+        gain = contrast_gain(drawn[0], drawn[1], region, ring)
+        if best is None or gain > best[-1]:
+            best = (*drawn, gain)
+        if cfg.min_gain is None or gain >= cfg.min_gain:
+            break
+    comp, twin, kind, method, gain = best
+    c, r = comp[region] / 255.0, twin[region] / 255.0
+    lab_c, lab_r = changes._lab(c), changes._lab(r)
+    info = {
+        "kind": kind,
+        "method": method,
+        "region_source": source,
+        "area": round(float(region.mean()), 4),
+        "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
+        **lab_shifts(lab_c, lab_r),
+        "contrast_gain": round(gain, 2),
+        "feathered": bool((alpha % 1).any()),
+        "outlined": traced,
+    }
+    return finish_pair(comp, twin, region, info, rng, cfg)
+
+
+def ring_around(region: np.ndarray, width: float = 0.05) -> np.ndarray:
+    """The pixels within ``width`` × the long side (at least 3 px) outside an H×W bool region."""
+    reach = max(3.0, width * max(region.shape))
+    return ~region & (ndimage.distance_transform_edt(~region) <= reach)
+
+
+def contrast_gain(comp: np.ndarray, twin: np.ndarray, region: np.ndarray, ring: np.ndarray) -> float:
+    """How much more the region stands out from its ring in ``comp`` than in ``twin`` (uint8 H×W×3): the change
+    of ‖mean Lab(region) − mean Lab(ring)‖ (CIE76). Negative when the change made the region blend in more."""
+    if not region.any() or not ring.any():
+        return 0.0
+
+    def contrast(image: np.ndarray) -> float:
+        inside = changes._lab(image[region] / 255.0).mean(0)
+        return float(np.linalg.norm(inside - changes._lab(image[ring] / 255.0).mean(0)))
+
+    return contrast(comp) - contrast(twin)
+
+
+def change_in_place(img, region, alpha, kind, reference, rng, cfg) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """(composite, twin, kind, method): one drawn change of ``kind`` blended into ``region`` (float RGB image,
+    bool region, alpha its feathered weight) at a drawn target ΔE; uint8 images."""
     target = _log_uniform(rng, *cfg.delta_e) if cfg.delta_e[1] > cfg.delta_e[0] else cfg.delta_e[0]
+    touched = alpha > 0
     best = None
     for attempt in range(max(1, cfg.tries)):
         if attempt >= cfg.tries // 2 and kind != "retouch":  # e.g. a reference much like the region itself
@@ -242,19 +293,7 @@ def make_pair(
     twin = np.rint(base * 255).clip(0, 255).astype(np.uint8)
     comp = np.rint((base + a * (changed - base)) * 255).clip(0, 255).astype(np.uint8)
     comp = np.where(touched[..., None], comp, twin)
-    c, r = comp[region] / 255.0, twin[region] / 255.0
-    lab_c, lab_r = changes._lab(c), changes._lab(r)
-    info = {
-        "kind": kind,
-        "method": method,
-        "region_source": source,
-        "area": round(float(region.mean()), 4),
-        "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
-        **lab_shifts(lab_c, lab_r),
-        "feathered": bool((alpha % 1).any()),
-        "outlined": traced,
-    }
-    return finish_pair(comp, twin, region, info, rng, cfg)
+    return comp, twin, kind, method
 
 
 def paste_pair(

@@ -197,6 +197,8 @@ def build_synthetic(
     train = [p for p in photos if p.split == "train"]
     test = [p for p in photos if p.split == "test"] or train
     val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs")}
+    if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
+        val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None)
     return (
         SyntheticPairs(train, train_length, size, train=True, seed=seed, **kwargs),
         SyntheticPairs(test, val_length, size, train=False, seed=seed + 1, **val_kwargs),
