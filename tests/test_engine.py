@@ -178,6 +178,30 @@ def test_slow_encoder_can_keep_its_batchnorm_statistics(synth_root, tmp_path):
         Trainer(cfg, tmp_path / "none")
 
 
+def test_only_the_first_encoder_stages_can_learn(synth_root, tmp_path):
+    cfg = load_config(None, ["model.name=dirl_mobilenetv2", "data.size=64", "train.workers=0", "train.batch_size=2"])
+    cfg["data"]["root"], cfg["train"]["device"] = str(synth_root), "cpu"
+    cfg["train"].update(encoder_stages=2, max_steps=2, validate=False)
+    trainer = Trainer(cfg, tmp_path / "early")
+    assert len(trainer.optimizer.param_groups) == 2  # the rest, and the two early stages
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+
+    def changed(prefix: str, suffix: str) -> list[bool]:
+        return [not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix) and k.endswith(suffix)]
+
+    assert any(changed("encoder.stages.0.", "weight")) and any(changed("encoder.stages.1.", "weight"))
+    assert any(changed("encoder.stages.1.", "running_mean"))  # early stages learn, BatchNorm included
+    for late in ("encoder.stages.2.", "encoder.stages.3.", "encoder.stages.4."):
+        assert changed(late, "weight") and not any(changed(late, "weight"))
+        assert changed(late, "running_mean") and not any(changed(late, "running_mean"))
+    assert any(changed("decoder.", "weight"))
+    cfg["model"]["name"] = "dirl_resnet34"
+    with pytest.raises(ValueError, match="encoder_stages"):
+        Trainer(cfg, tmp_path / "no_stages")
+
+
 def test_time_budget_stops_a_chunk_that_the_next_call_resumes(synth_root, tmp_path, capsys):
     common = [*TINY, "--root", str(synth_root), "--epochs", "2", "--out", str(tmp_path / "c")]
     first = train([*common, "--set", "train.max_minutes=0.00001"], capsys)  # stops after its first step

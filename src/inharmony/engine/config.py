@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
         "encoder_lr_mult": 1.0,  # learning-rate factor for the (pretrained) encoder; 0 freezes it
         # keep the encoder's BatchNorm statistics as they came (small batches); null: only when it is frozen
         "encoder_bn_frozen": None,
+        # only the encoder's first N stages learn (encoder.stages.0 .. N-1; the rest stay frozen); null: all
+        "encoder_stages": None,
         "weight_decay": 1.0e-4,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,

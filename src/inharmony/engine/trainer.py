@@ -127,17 +127,29 @@ class Trainer:
         # fresh (a new branch) may learn faster (train.new_lr_mult), the pretrained encoder slower or not at all
         # (train.encoder_lr_mult; 0 freezes its weights and its BatchNorm statistics)
         named = dict(self.model.named_parameters())
-        apart = t["encoder_lr_mult"] != 1  # the encoder in a group of its own (one group as before otherwise)
+        stages = t["encoder_stages"]
+        # the encoder in a group of its own (one group as before otherwise)
+        apart = t["encoder_lr_mult"] != 1 or stages is not None
         encoder = [k for k in named if apart and k.startswith("encoder.") and k not in fresh]  # in model order
         if apart and not encoder:
             raise ValueError(f"train.encoder_lr_mult: {cfg['model']['name']!r} has no 'encoder' weights")
+        if stages is not None:  # the later stages are frozen: weights here, their BatchNorm in fit()
+            if not any(k.startswith("encoder.stages.") for k in encoder):
+                raise ValueError(f"train.encoder_stages: {cfg['model']['name']!r} has no 'encoder.stages'")
+            early = tuple(f"encoder.stages.{i}." for i in range(int(stages)))
+            for k in encoder:
+                if not k.startswith(early):
+                    named[k].requires_grad_(False)
+            encoder = [k for k in encoder if k.startswith(early)]
+        self.frozen_stages = [] if stages is None else list(self.model.encoder.stages)[int(stages) :]
         self.freeze_encoder = t["encoder_lr_mult"] == 0
         self.freeze_encoder_bn = self.freeze_encoder if t["encoder_bn_frozen"] is None else bool(t["encoder_bn_frozen"])
         if self.freeze_encoder_bn and not hasattr(self.model, "encoder"):
             raise ValueError(f"train.encoder_bn_frozen: {cfg['model']['name']!r} has no 'encoder'")
         for k in encoder if self.freeze_encoder else []:
             named[k].requires_grad_(False)
-        groups = [{"params": [p for k, p in named.items() if k not in fresh and k not in encoder], "lr": t["lr"]}]
+        rest = [p for k, p in named.items() if k not in fresh and k not in encoder and p.requires_grad]
+        groups = [{"params": rest, "lr": t["lr"]}]
         if encoder and not self.freeze_encoder:
             groups.append({"params": [named[k] for k in encoder], "lr": t["lr"] * t["encoder_lr_mult"]})
         if fresh:
@@ -374,6 +386,8 @@ class Trainer:
                 self.net.train()
                 if self.freeze_encoder_bn:  # its BatchNorm statistics stay those it came with
                     self.model.encoder.eval()
+                for stage in self.frozen_stages:  # stages that do not learn keep theirs too
+                    stage.eval()
                 loader = self.loader(self.epoch, self.step_in_epoch)
                 sums, count, start = {"loss": 0.0, "det": 0.0, "att": 0.0}, 0, time.perf_counter()
                 bar = progress(
