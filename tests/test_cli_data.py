@@ -87,7 +87,7 @@ def test_data_shrink_keeps_layout_labels_and_the_rest_of_a_bad_folder(tmp_path, 
     assert (small / "README.md").read_text() == "terms"
 
 
-def test_outlined_regions_from_the_command_line_and_the_config(tmp_path, capsys):
+def test_outlined_regions_and_min_gain_from_the_command_line_and_the_config(tmp_path, capsys):
     import csv
 
     from inharmony.engine.config import load_config
@@ -103,3 +103,6 @@ def test_outlined_regions_from_the_command_line_and_the_config(tmp_path, capsys)
     cfg = load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.outline_share=0.7"])
     train, val = build_datasets(cfg)
     assert train.cfg.outline_share == 0.7 and val.cfg.outline_share == 0.7
+    assert train.cfg.min_gain is None  # off unless asked for
+    train, val = build_datasets(load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.min_gain=4"]))
+    assert train.cfg.min_gain == 4.0 and val.cfg.min_gain is None  # validation stays unfiltered
