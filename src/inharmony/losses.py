@@ -17,6 +17,8 @@ composite and its twin (or two unrelated samples, which are skipped: a pair coun
 two has a region), and ``+ λ_pair · mean softplus(v_twin − v_composite)`` rewards ranking the composite above its
 twin. The two images differ only where the region was changed (or, for a pasted object, in the scene around it),
 so this term carries the evidence without the variation between photos that the plain BCE must also explain.
+A model with a comparison head (``"relative_logits"``, :mod:`inharmony.layers.relative`) adds ``L_seg`` on those
+logits over every sample, authentic ones included (an authentic photo's codes should all agree).
 ``λ_dense`` asks the same of every pixel of the localiser: where a region was changed in place, the composite's
 mask logit must exceed its twin's at the same pixel, ``+ λ_dense · mean_{x ∈ M} softplus(m_twin(x) − m_comp(x))``
 over the pairs the batch marks as showing the same content (``content`` ids, :mod:`inharmony.data.synth.stream`).
@@ -110,6 +112,10 @@ class DIRLLoss(nn.Module):
         """``content``: B ids, equal for a composite and its twin of the same content (-1: none); needed by
         ``lambda_dense`` only."""
         out = self.with_verdict(outputs, mask) if "verdict" in outputs else self.plain(outputs, mask)
+        if "relative_logits" in outputs:  # the comparison head learns on every sample, authentic ones included
+            relative = self.seg(outputs["relative_logits"], mask, logits=True)
+            out["loss"] = out["loss"] + relative
+            out["relative"] = relative.detach()
         if self.lambda_dense:
             if content is None:
                 raise ValueError("loss.dense_pair needs the batch's 'content' ids (synthetic pairs made in place)")

@@ -78,6 +78,8 @@ NEW_BRANCHES = (
     "colour_unet_mix",
     "verdict_head.",
     "colour_mapper.",
+    "relative_head.",
+    "relative_mix",
 )  # may start from scratch
 
 

@@ -12,6 +12,7 @@ from inharmony.layers import MDA, BFIThree, BFITwo, GGDDecoder
 from inharmony.layers.colour import ColourHead, ColourStream
 from inharmony.layers.colour_mapping import ColourMapper
 from inharmony.layers.colour_unet import ColourUNet
+from inharmony.layers.relative import RelativeHead
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.models.encoders import create_encoder
 
@@ -44,6 +45,7 @@ class DIRL(nn.Module):
         verdict: bool | str = False,
         mapper: str = "none",
         flip_test: bool = False,
+        relative: bool = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
@@ -52,7 +54,9 @@ class DIRL(nn.Module):
         ``verdict`` adds the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
         ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping (:mod:`inharmony.layers.colour_mapping`) in
         front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
-        answers (logits, verdict, attention), at twice the cost; training is unchanged."""
+        answers (logits, verdict, attention), at twice the cost; training is unchanged. ``relative`` adds
+        :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
+        logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0)."""
         super().__init__()
         self.flip_test = bool(flip_test)
         for name, value, valid in (
@@ -96,6 +100,9 @@ class DIRL(nn.Module):
             self.colour_unet_head = ColourHead(self.colour_unet.out_channels, d, self.colour_unet.out_channels)
             # how much of the branch's own answer (learned alone, then grafted) joins the logits: starts at none
             self.colour_unet_mix = nn.Parameter(torch.zeros(()))
+        if relative:
+            self.relative_head = RelativeHead((d, d, d) if hasattr(self, "colour_stream") else (d, d))
+            self.relative_mix = nn.Parameter(torch.zeros(()))
         if verdict:
             # candidate region vs the rest, in the 1/8 and deepest fused features and the colour stream's
             self.verdict_head = VerdictHead(
@@ -153,17 +160,22 @@ class DIRL(nn.Module):
         logits = self.decoder(list(refined[1:]))
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-        maps = [refined[2], refined[4]]
+        maps, colour = [refined[2], refined[4]], []
         if hasattr(self, "colour_stream"):
-            colour = self.colour_stream(x)
-            correction = self.colour_head(colour, refined[2])
+            colour = [self.colour_stream(x)]
+            correction = self.colour_head(colour[0], refined[2])
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
-            maps.append(colour)
+            maps += colour
         if hasattr(self, "colour_unet"):
             features = self.colour_unet(x)
             correction = self.colour_unet_head(features, refined[2])
             correction = correction + self.colour_unet_mix * self.colour_unet.mask_logits(features)
             logits = logits + F.interpolate(correction, size=size, mode="bilinear", align_corners=False)
+        extra = {}
+        if hasattr(self, "relative_head"):
+            relative = self.relative_head([refined[1], refined[2], *colour], torch.sigmoid(logits))
+            extra["relative_logits"] = F.interpolate(relative, size=size, mode="bilinear", align_corners=False)
+            logits = logits + self.relative_mix * extra["relative_logits"]
         if hasattr(self, "verdict_head"):
             verdict = self.verdict_head(torch.sigmoid(logits), maps)
             return {
@@ -171,8 +183,9 @@ class DIRL(nn.Module):
                 "mask_logits": logits,
                 "verdict": verdict,
                 "attention": attention,
+                **extra,
             }
-        return {"logits": logits, "attention": attention}
+        return {"logits": logits, "attention": attention, **extra}
 
 
 class PlainDecoder(nn.Module):

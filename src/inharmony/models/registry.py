@@ -104,6 +104,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream+unet", "verdict": True},
         "dirl_mobilenetv2_verdict plus a colour U-Net (1/2 → 1/16 resolution, from scratch) adding its own correction",
     ),
+    "dirl_mobilenetv2_verdict_relative": (
+        {"colour": "stream", "verdict": True, "relative": True},
+        "dirl_mobilenetv2_verdict plus a head scoring each pixel's deviation from the rest of the image's code",
+    ),
     "dirl_mobilenetv2_verdict_contrast": (
         {"colour": "stream", "verdict": "contrast"},
         "dirl_mobilenetv2_verdict whose verdict sees only region-minus-surroundings contrasts, not their content",
