@@ -82,3 +82,21 @@ def make_synth_dataset(base: Path, n: int, seed: int = 0, photos: int = 5, size=
     args.append("--legacy")
     assert main(args) == 0
     return base / "ds"
+
+
+def assert_onnx_parity(model, folder: Path, name: str, size: int = 64) -> None:
+    """Save ``model``, export it with ``inharmony export --check``, and compare ONNX Runtime's probabilities with
+    torch's on random images (atol 1e-3)."""
+    import torch
+
+    from inharmony.checkpoint import save_model
+    from inharmony.cli.main import main
+    from inharmony.export import OnnxModule
+
+    path = save_model(model, Path(folder) / f"{name}.safetensors", info={"size": size})
+    assert main(["export", "--model", str(path), "--out", str(Path(folder) / f"{name}.onnx"), "--check"]) == 0
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        want = torch.sigmoid(model(x)["logits"])
+    got = torch.sigmoid(OnnxModule(Path(folder) / f"{name}.onnx")(x)["logits"])
+    assert torch.allclose(got, want, atol=1e-3)

@@ -106,21 +106,13 @@ def test_the_branch_alone_learns_to_find_a_recoloured_region():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_model_with_the_branch_exports_with_parity(tmp_path):
     pytest.importorskip("onnxruntime")
-    from inharmony.checkpoint import save_model
-    from inharmony.cli.main import main
-    from inharmony.export import OnnxModule
+    from fakes import assert_onnx_parity
 
     torch.manual_seed(0)
     model = create_model("dirl_mobilenetv2_verdict_unet").eval()
     for p in model.colour_unet_head.out.parameters():  # not the zero start, so the branch counts in the answer
         torch.nn.init.normal_(p, std=0.1)
-    path = save_model(model, tmp_path / "u.safetensors", info={"size": 64})
-    assert main(["export", "--model", str(path), "--out", str(tmp_path / "u.onnx"), "--check"]) == 0
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        want = torch.sigmoid(model(x)["logits"])
-    got = torch.sigmoid(OnnxModule(tmp_path / "u.onnx")(x)["logits"])
-    assert torch.allclose(got, want, atol=1e-3)
+    assert_onnx_parity(model, tmp_path, "u")
 
 
 def test_a_branch_trained_alone_grafts_into_its_carrier(tmp_path):

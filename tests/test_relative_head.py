@@ -79,18 +79,10 @@ def test_the_head_learns_a_region_whose_features_differ():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_model_with_the_head_exports_with_parity(tmp_path):
     pytest.importorskip("onnxruntime")
-    from inharmony.checkpoint import save_model
-    from inharmony.cli.main import main
-    from inharmony.export import OnnxModule
+    from fakes import assert_onnx_parity
 
     torch.manual_seed(0)
     model = create_model("dirl_mobilenetv2_verdict_relative").eval()
     with torch.no_grad():
         model.relative_mix.fill_(0.5)  # not the zero start, so the head counts in the answer
-    path = save_model(model, tmp_path / "r.safetensors", info={"size": 64})
-    assert main(["export", "--model", str(path), "--out", str(tmp_path / "r.onnx"), "--check"]) == 0
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        want = torch.sigmoid(model(x)["logits"])
-    got = torch.sigmoid(OnnxModule(tmp_path / "r.onnx")(x)["logits"])
-    assert torch.allclose(got, want, atol=1e-3)
+    assert_onnx_parity(model, tmp_path, "r")

@@ -98,12 +98,17 @@ def test_dense_pair_term_ranks_composite_pixels_above_the_twin_inside_the_region
     assert float(dense_pair_loss(logits[:1], mask[:1], content[:1])) == 0.0
 
 
-def test_dense_pair_weight_needs_content_and_adds_the_term(model):
+def _composite_twin_pairs(model) -> tuple[dict, torch.Tensor]:
+    """The model's training output on four images, (composite, twin), (twin, composite), and their masks."""
     model.train()
     x, mask = torch.randn(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)
     mask[0, :, 10:30, 20:40] = 1.0
     mask[3, :, 30:60, 5:25] = 1.0
-    out = model(x)
+    return model(x), mask
+
+
+def test_dense_pair_weight_needs_content_and_adds_the_term(model):
+    out, mask = _composite_twin_pairs(model)
     plain, dense = DIRLLoss()(out, mask), DIRLLoss(lambda_dense=0.5)(out, mask, content=torch.tensor([0, 0, 1, 1]))
     assert "dense" not in plain and float(dense["dense"]) > 0
     assert torch.isclose(dense["loss"], plain["loss"] + 0.5 * dense["dense"])
@@ -112,11 +117,7 @@ def test_dense_pair_weight_needs_content_and_adds_the_term(model):
 
 
 def test_pair_weight_adds_the_term_to_the_verdict_loss(model):
-    model.train()
-    x, mask = torch.randn(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)
-    mask[0, :, 10:30, 20:40] = 1.0
-    mask[3, :, 30:60, 5:25] = 1.0
-    out = model(x)
+    out, mask = _composite_twin_pairs(model)
     plain, paired = DIRLLoss()(out, mask), DIRLLoss(lambda_pair=2.0)(out, mask)
     assert "pair" not in plain and float(paired["pair"]) > 0
     assert torch.isclose(paired["loss"], plain["loss"] + 2.0 * paired["pair"])

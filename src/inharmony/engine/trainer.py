@@ -265,7 +265,9 @@ class Trainer:
         ctx = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         with ctx:
             out = self.net(x)
-        losses = self.criterion(out, m, content=batch.get("content"))
+        # synthetic pairs name which composite and twin show the same content (loss.dense_pair)
+        extra = {"content": batch["content"]} if "content" in batch else {}
+        losses = self.criterion(out, m, **extra)
         if not torch.isfinite(losses["loss"]):
             raise TrainingError(
                 f"loss became {losses['loss'].item()} at epoch {self.epoch}, step {self.global_step}; "
