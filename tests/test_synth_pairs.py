@@ -215,6 +215,7 @@ def test_write_pairs_layout_manifest_and_reproducibility(tmp_path):
         for key in ("composite", "mask", "real"):
             assert (tmp_path / "out" / r[key]).is_file()
         assert r["kind"] in changes.KINDS and float(r["delta_e"]) > 0
+        assert -200 < float(r["contrast_gain"]) < 200  # in-place changes: recorded for every pair
     assert all("images/test" in r["photo"] for r in rows if r["split"] == "test")
     write_pairs(root, tmp_path / "again", n=6, seed=1)
     for m in (tmp_path / "out/Synthetic/masks").iterdir():

@@ -218,6 +218,7 @@ MANIFEST_FIELDS = [
     "delta_e",
     "delta_l",
     "delta_chroma",
+    "contrast_gain",
     "feathered",
     "outlined",
     "jpeg_quality",
