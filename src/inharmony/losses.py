@@ -151,17 +151,26 @@ class DIRLLoss(nn.Module):
         return {"loss": loss, **out}
 
 
+def as_pairs(values: Tensor) -> Tensor:
+    """Samples ``(2k, 2k + 1)`` of a batch side by side: B×… → (B // 2)×2×… (an odd last sample is dropped)."""
+    n = values.shape[0] // 2 * 2
+    return values[:n].reshape(-1, 2, *values.shape[1:])
+
+
+def composite_and_twin(pairs: Tensor, composite_first: Tensor) -> tuple[Tensor, Tensor]:
+    """(composite, twin) members of P×2×… pairs, given P bools: is the first member the composite."""
+    first = composite_first.view(-1, *[1] * (pairs.dim() - 2))
+    return torch.where(first, pairs[:, 0], pairs[:, 1]), torch.where(first, pairs[:, 1], pairs[:, 0])
+
+
 def pair_ranking_loss(verdict: Tensor, keep: Tensor) -> Tensor:
     """``mean softplus(v_twin − v_composite)`` over the pairs ``(2k, 2k + 1)`` of a batch in which exactly one
     sample has a region (B logits, B bools); 0 when there is no such pair."""
-    n = verdict.shape[0] // 2 * 2
-    v, k = verdict[:n].view(-1, 2), keep[:n].view(-1, 2)
+    v, k = as_pairs(verdict), as_pairs(keep)
     valid = k[:, 0] != k[:, 1]
     if not bool(valid.any()):
         return verdict.new_zeros(())
-    first_is_composite = k[:, 0]
-    composite = torch.where(first_is_composite, v[:, 0], v[:, 1])
-    twin = torch.where(first_is_composite, v[:, 1], v[:, 0])
+    composite, twin = composite_and_twin(v, k[:, 0])
     return F.softplus(twin - composite)[valid].mean()
 
 
@@ -169,18 +178,14 @@ def dense_pair_loss(mask_logits: Tensor, mask: Tensor, content: Tensor) -> Tenso
     """``mean_{x ∈ M} softplus(m_twin(x) − m_comp(x))`` per valid pair ``(2k, 2k + 1)``, averaged over the pairs
     (B×1×H×W logits and masks, B content ids): a pair is valid when both samples carry the same id ≥ 0 and exactly
     one has a region (whose mask M is used); 0 when no pair is."""
-    n = mask_logits.shape[0] // 2 * 2
-    if n == 0:
+    if mask_logits.shape[0] < 2:
         return mask_logits.new_zeros(())
-    logits = mask_logits[:n].reshape(-1, 2, *mask_logits.shape[1:])
-    masks = mask[:n].reshape(-1, 2, *mask.shape[1:])
-    ids, keep = content[:n].view(-1, 2), has_region(mask[:n]).view(-1, 2)
+    ids, keep = as_pairs(content), as_pairs(has_region(mask))
     valid = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (keep[:, 0] != keep[:, 1])
     if not bool(valid.any()):
         return mask_logits.new_zeros(())
-    first = keep[:, 0].view(-1, 1, 1, 1)
-    composite = torch.where(first, logits[:, 0], logits[:, 1])[valid]
-    twin = torch.where(first, logits[:, 1], logits[:, 0])[valid]
-    region = torch.where(first, masks[:, 0], masks[:, 1])[valid].float()
-    gap = F.softplus(twin - composite)
+    composite, twin = composite_and_twin(as_pairs(mask_logits), keep[:, 0])
+    region, _ = composite_and_twin(as_pairs(mask), keep[:, 0])
+    gap = F.softplus(twin[valid] - composite[valid])
+    region = region[valid].float()
     return ((gap * region).flatten(1).sum(1) / region.flatten(1).sum(1).clamp_min(1.0)).mean()

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-EPS = 1e-6
+from inharmony.layers.verdict_head import masked_mean
 
 
 class RelativeHead(nn.Module):
@@ -45,8 +45,7 @@ class RelativeHead(nn.Module):
             for p, m in zip(self.proj, maps)
         )
         code = self.body(mixed)
-        rest = 1.0 - F.interpolate(prob.detach(), size=size, mode="bilinear", align_corners=False)
-        ref = (code * rest).sum(dim=(2, 3), keepdim=True) / (rest.sum(dim=(2, 3), keepdim=True) + EPS)
+        ref = masked_mean(code, 1.0 - prob.detach())[..., None, None]
         return (code - ref).pow(2).mean(dim=1, keepdim=True)
 
     def forward(self, maps: list[Tensor], prob: Tensor) -> Tensor:
