@@ -9,13 +9,15 @@ file to ship) and stores each set's overall figures in the file's metadata, whic
 weights are not changed by adding scores. From a training state (RUN/last.pt) of a run with train.ema_decay, the
 averaged weights are shipped (--raw: the trained weights of the last step instead). --flip-test ships a model that
 averages each image with its mirror image (twice the inference cost; the ONNX export then holds both passes).
+--start FILE --alpha A ships the weight-space interpolation (1 - A) · START + A · MODEL of the fine-tune with the
+weights it started from (WiSE-FT; inharmony.checkpoint.interpolate_models).
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from inharmony.checkpoint import load_model, save_model
+from inharmony.checkpoint import interpolate_models, load_model, save_model
 
 
 def main() -> None:
@@ -31,10 +33,16 @@ def main() -> None:
     parser.add_argument(
         "--flip-test", action="store_true", help="the shipped model averages each image with its mirror (2x cost)"
     )
+    parser.add_argument("--start", help="the weights the run started from: ship an interpolation with them")
+    parser.add_argument("--alpha", type=float, help="with --start: the fine-tune's share of the weights, in [0, 1]")
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
+    if (args.start is None) != (args.alpha is None):
+        parser.error("--start and --alpha go together")
     run = Path(args.run)
     source = Path(args.model) if args.model else run / "best.safetensors"
+    if args.start and source.suffix == ".pt":
+        parser.error("--start interpolates a model file (.safetensors): ship the training state first, then mix")
     if source.suffix == ".pt":  # a training state: the latest weights, with the run's model config
         import yaml
 
@@ -51,6 +59,8 @@ def main() -> None:
         model.load_state_dict(weights, strict=True)
         model.model_info = {"size": cfg["data"]["size"], "step": state["global_step"], "epoch": state["epoch"]}
         model.model_info["weights"] = "exponential moving average" if averaged else "last step"
+    elif args.start:
+        model = interpolate_models(args.start, source, args.alpha)
     else:
         model = load_model(source)
     if args.flip_test:  # the same weights in a model built with the test-time option on

@@ -42,3 +42,28 @@ def test_pickle_checkpoint_is_refused(tmp_path):
     torch.save({"anything": 1}, path)
     with pytest.raises(CheckpointError):
         load_model(path)
+
+
+def test_interpolation_mixes_float_weights_and_refuses_other_architectures(tmp_path):
+    from inharmony.checkpoint import interpolate_models
+
+    torch.manual_seed(0)
+    start, tuned = create_model("dirl_mobilenetv2").eval(), create_model("dirl_mobilenetv2").eval()
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(torch.randn_like(p))
+    a = save_model(start, tmp_path / "start.safetensors")
+    b = save_model(tuned, tmp_path / "tuned.safetensors", info={"scores": {"x": 1}, "size": 160})
+    for alpha in (0.0, 0.3, 1.0):
+        mixed = interpolate_models(a, b, alpha).state_dict()
+        for k, v in tuned.state_dict().items():
+            want = (1 - alpha) * start.state_dict()[k] + alpha * v if v.is_floating_point() else v
+            assert torch.allclose(mixed[k], want, atol=1e-6), k
+    model = interpolate_models(a, b, 0.3)
+    assert model.model_info["interpolation"]["alpha"] == 0.3 and model.model_info["size"] == 160
+    assert "scores" not in model.model_info  # figures measured on the fine-tune are not the mixture's
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate_models(a, b, 1.5)
+    other = save_model(create_model("dirl_mobilenetv2", decoder_channels=16), tmp_path / "other.safetensors")
+    with pytest.raises(CheckpointError, match="same architecture"):
+        interpolate_models(a, other, 0.5)

@@ -100,3 +100,31 @@ def graft_weights(model: nn.Module, path: str | Path, prefix: str) -> list[str]:
         raise CheckpointError(f"the {prefix}* weights of {path} do not fit the target model's (names or shapes)")
     model.load_state_dict({**reference, **{k: v.to(reference[k].dtype) for k, v in branch.items()}})
     return wanted
+
+
+def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn.Module:
+    """Weight-space interpolation of a fine-tune with its start (WiSE-FT, Wortsman et al., CVPR 2022): every
+    floating-point tensor is ``(1 - alpha) · start + alpha · tuned`` (BatchNorm statistics included), counters
+    come from ``tuned``. Both files must hold the same architecture and config; ``alpha`` 0 gives the start's
+    weights, 1 the fine-tune's. The result carries the fine-tune's info (less the figures measured on it) plus where it came from."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"interpolate_models: alpha must be in [0, 1], got {alpha}")
+    meta_s, state_s = read_model_file(start)
+    model = load_model(tuned)
+    if meta_s["model_name"] != model.model_name or meta_s["model_config"] != model.model_config:
+        raise CheckpointError(
+            f"{start} ({meta_s['model_name']}) and {tuned} ({model.model_name}) are not the same architecture and "
+            "config: only a fine-tune and its start can be interpolated"
+        )
+    state = model.state_dict()
+    if sorted(state_s) != sorted(state) or any(state_s[k].shape != state[k].shape for k in state):
+        raise CheckpointError(f"{start} and {tuned} do not hold the same weight names and shapes")
+    mixed = {
+        k: torch.lerp(state_s[k].to(v.dtype), v, alpha) if v.is_floating_point() else v for k, v in state.items()
+    }
+    model.load_state_dict(mixed, strict=True)
+    model.model_info = {
+        **{k: v for k, v in model.model_info.items() if k not in ("scores", "val")},
+        "interpolation": {"start": str(start), "tuned": str(tuned), "alpha": alpha},
+    }
+    return model
