@@ -60,10 +60,32 @@ def test_interpolation_mixes_float_weights_and_refuses_other_architectures(tmp_p
             want = (1 - alpha) * start.state_dict()[k] + alpha * v if v.is_floating_point() else v
             assert torch.allclose(mixed[k], want, atol=1e-6), k
     model = interpolate_models(a, b, 0.3)
-    assert model.model_info["interpolation"]["alpha"] == 0.3 and model.model_info["size"] == 160
+    assert model.model_info["average"]["weights"] == [0.7, 0.3] and model.model_info["size"] == 160
     assert "scores" not in model.model_info  # figures measured on the fine-tune are not the mixture's
     with pytest.raises(ValueError, match="alpha"):
         interpolate_models(a, b, 1.5)
     other = save_model(create_model("dirl_mobilenetv2", decoder_channels=16), tmp_path / "other.safetensors")
     with pytest.raises(CheckpointError, match="same architecture"):
         interpolate_models(a, other, 0.5)
+
+
+def test_soup_averages_several_models_with_their_weights(tmp_path):
+    from inharmony.checkpoint import average_models
+
+    torch.manual_seed(1)
+    models = [create_model("dirl_mobilenetv2").eval() for _ in range(3)]
+    with torch.no_grad():
+        for i, m in enumerate(models):
+            for p in m.parameters():
+                p.add_(torch.randn_like(p) * (i + 1))
+    files = [save_model(m, tmp_path / f"m{i}.safetensors") for i, m in enumerate(models)]
+    for weights in (None, [0.5, 0.25, 0.25]):
+        mixed = average_models(files, weights).state_dict()
+        w = weights or [1 / 3] * 3
+        for k, v in models[0].state_dict().items():
+            if v.is_floating_point():
+                want = sum(wi * m.state_dict()[k] for wi, m in zip(w, models))
+                assert torch.allclose(mixed[k], want, atol=1e-5), k
+    for bad in ([0.5, 0.5], [0.7, 0.7, -0.4], [0.5, 0.2, 0.2]):
+        with pytest.raises(ValueError, match="one non-negative weight per file"):
+            average_models(files, bad)

@@ -102,29 +102,45 @@ def graft_weights(model: nn.Module, path: str | Path, prefix: str) -> list[str]:
     return wanted
 
 
-def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn.Module:
-    """Weight-space interpolation of a fine-tune with its start (WiSE-FT, Wortsman et al., CVPR 2022): every
-    floating-point tensor is ``(1 - alpha) · start + alpha · tuned`` (BatchNorm statistics included), counters
-    come from ``tuned``. Both files must hold the same architecture and config; ``alpha`` 0 gives the start's
-    weights, 1 the fine-tune's. The result carries the fine-tune's info (less the figures measured on it) plus where it came from."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"interpolate_models: alpha must be in [0, 1], got {alpha}")
-    meta_s, state_s = read_model_file(start)
-    model = load_model(tuned)
-    if meta_s["model_name"] != model.model_name or meta_s["model_config"] != model.model_config:
-        raise CheckpointError(
-            f"{start} ({meta_s['model_name']}) and {tuned} ({model.model_name}) are not the same architecture and "
-            "config: only a fine-tune and its start can be interpolated"
-        )
+
+def average_models(files: list[str | Path], weights: list[float] | None = None) -> nn.Module:
+    """Weighted average of the weights of models that share one architecture and config, e.g. fine-tunes from
+    one start and that start (a model soup, Wortsman et al., ICML 2022): every floating-point tensor is
+    ``sum(w_i · file_i)`` (BatchNorm statistics included), counters come from the last file. ``weights``: one
+    per file, non-negative, summing to 1 (default: equal). The result carries the last file's info (less the
+    figures measured on it) plus the mixture."""
+    if not files:
+        raise ValueError("average_models: no model files given")
+    weights = [1.0 / len(files)] * len(files) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(files) or min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-6:
+        raise ValueError(f"average_models: need one non-negative weight per file, summing to 1; got {weights}")
+    model = load_model(files[-1])
     state = model.state_dict()
-    if sorted(state_s) != sorted(state) or any(state_s[k].shape != state[k].shape for k in state):
-        raise CheckpointError(f"{start} and {tuned} do not hold the same weight names and shapes")
-    mixed = {
-        k: torch.lerp(state_s[k].to(v.dtype), v, alpha) if v.is_floating_point() else v for k, v in state.items()
-    }
-    model.load_state_dict(mixed, strict=True)
+    mixed = {k: v.double() * weights[-1] if v.is_floating_point() else v for k, v in state.items()}
+    for path, w in zip(files[:-1], weights[:-1]):
+        meta, other = read_model_file(path)
+        if meta["model_name"] != model.model_name or meta["model_config"] != model.model_config:
+            raise CheckpointError(
+                f"{path} ({meta['model_name']}) and {files[-1]} ({model.model_name}) are not the same architecture "
+                "and config: only models of one architecture can be averaged"
+            )
+        if sorted(other) != sorted(state) or any(other[k].shape != state[k].shape for k in state):
+            raise CheckpointError(f"{path} and {files[-1]} do not hold the same weight names and shapes")
+        for k, v in state.items():
+            if v.is_floating_point():
+                mixed[k] += other[k].double() * w
+    model.load_state_dict({k: v.to(state[k].dtype) for k, v in mixed.items()}, strict=True)
     model.model_info = {
         **{k: v for k, v in model.model_info.items() if k not in ("scores", "val")},
-        "interpolation": {"start": str(start), "tuned": str(tuned), "alpha": alpha},
+        "average": {"files": [str(f) for f in files], "weights": weights},
     }
     return model
+
+
+def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn.Module:
+    """Weight-space interpolation of a fine-tune with its start (WiSE-FT, Wortsman et al., CVPR 2022):
+    ``(1 - alpha) · start + alpha · tuned``, by :func:`average_models`; ``alpha`` 0 gives the start's weights, 1
+    the fine-tune's."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"interpolate_models: alpha must be in [0, 1], got {alpha}")
+    return average_models([start, tuned], [1.0 - alpha, alpha])
