@@ -115,6 +115,9 @@ def test_empty_mask_composite_is_loaded_and_scored(tmp_path):
     assert metrics["ap"].item() == 0.0 and metrics["iou"].item() == 0.0  # documented: empty GT scores 0
 
 
+EPOCHS = 6  # 24 steps: enough that the run cannot finish before the kill lands (2 epochs once did)
+
+
 def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_path):
     photos = make_photos(tmp_path / "photos", n=4, size=(64, 48))
     assert main(["data", "synth", "--legacy", "--photos", str(photos), "--out", str(tmp_path / "ds"), "--n", "14"]) == 0
@@ -129,7 +132,7 @@ def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_pat
         "--device",
         "cpu",
         "--epochs",
-        "2",
+        str(EPOCHS),
         "--out",
         str(tmp_path / "runs"),
         "--set",
@@ -138,6 +141,8 @@ def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_pat
         "train.workers=0",
         "--set",
         "train.checkpoint_every=1",
+        "--set",
+        "train.collapse_patience=0",  # a 32-px toy run goes silent; this test is about the kill, not the answer
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
@@ -147,7 +152,7 @@ def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_pat
     deadline = time.time() + 120
     step = 0
     while time.time() < deadline and step < 3:
-        time.sleep(0.2)
+        time.sleep(0.05)
         if state.exists():
             try:
                 step = torch.load(state, weights_only=True)["global_step"]
@@ -160,9 +165,9 @@ def test_training_killed_mid_epoch_resumes_from_last_complete_checkpoint(tmp_pat
     assert killed["global_step"] >= 3
     assert main(["train", "--resume", str(state.parent), "--set", "train.checkpoint_every=0"]) == 0
     final = torch.load(state, weights_only=True)
-    assert final["epoch"] == 2 and final["global_step"] > killed["global_step"]
+    assert final["epoch"] == EPOCHS and final["global_step"] > killed["global_step"]
     rows = [json.loads(x) for x in (state.parent / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["epoch"] == 2
+    assert rows[-1]["epoch"] == EPOCHS
 
 
 def test_load_on_loopback_no_5xx(tmp_path):
