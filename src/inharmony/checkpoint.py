@@ -102,7 +102,6 @@ def graft_weights(model: nn.Module, path: str | Path, prefix: str) -> list[str]:
     return wanted
 
 
-
 def average_models(files: list[str | Path], weights: list[float] | None = None) -> nn.Module:
     """Weighted average of the weights of models that share one architecture and config, e.g. fine-tunes from
     one start and that start (a model soup, Wortsman et al., ICML 2022): every floating-point tensor is
@@ -114,22 +113,20 @@ def average_models(files: list[str | Path], weights: list[float] | None = None) 
     weights = [1.0 / len(files)] * len(files) if weights is None else [float(w) for w in weights]
     if len(weights) != len(files) or min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-6:
         raise ValueError(f"average_models: need one non-negative weight per file, summing to 1; got {weights}")
-    model = load_model(files[-1])
-    state = model.state_dict()
-    mixed = {k: v.double() * weights[-1] if v.is_floating_point() else v for k, v in state.items()}
-    for path, w in zip(files[:-1], weights[:-1]):
-        meta, other = read_model_file(path)
-        if meta["model_name"] != model.model_name or meta["model_config"] != model.model_config:
+    models = [load_model(f) for f in files]  # each loads strictly into the architecture its file names
+    model = models[-1]
+    for path, other in zip(files[:-1], models[:-1]):
+        if other.model_name != model.model_name or other.model_config != model.model_config:
             raise CheckpointError(
-                f"{path} ({meta['model_name']}) and {files[-1]} ({model.model_name}) are not the same architecture "
+                f"{path} ({other.model_name}) and {files[-1]} ({model.model_name}) are not the same architecture "
                 "and config: only models of one architecture can be averaged"
             )
-        if sorted(other) != sorted(state) or any(other[k].shape != state[k].shape for k in state):
-            raise CheckpointError(f"{path} and {files[-1]} do not hold the same weight names and shapes")
-        for k, v in state.items():
-            if v.is_floating_point():
-                mixed[k] += other[k].double() * w
-    model.load_state_dict({k: v.to(state[k].dtype) for k, v in mixed.items()}, strict=True)
+    states = [m.state_dict() for m in models]
+    mixed = {
+        k: sum(w * s[k].double() for w, s in zip(weights, states)).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[-1].items()
+    }
+    model.load_state_dict(mixed, strict=True)
     model.model_info = {
         **{k: v for k, v in model.model_info.items() if k not in ("scores", "val")},
         "average": {"files": [str(f) for f in files], "weights": weights},
