@@ -33,7 +33,9 @@ def test_uses_the_training_size_and_keeps_original_size(predictor, tmp_path):
     assert len(pred.attention) == 5 and all(a.shape == (37, 91) for a in pred.attention)
     assert pred.mask().shape == (37, 91) and set(np.unique(pred.mask())) <= {0, 255}
     summary = pred.summary()
-    assert set(summary) == {"height", "width", "inharmonious", "score", "region_fraction", "bbox", "max_probability"}
+    keys = {"height", "width", "inharmonious", "score", "raw_score", "calibrated", "region_fraction", "bbox"}
+    assert set(summary) == keys | {"max_probability"} and summary["calibrated"] is False
+    assert summary["score"] == summary["raw_score"]  # an uncalibrated model's score is its raw score
     assert summary["inharmonious"] == (summary["score"] > 0.5) and 0 <= summary["score"] <= 1
 
 

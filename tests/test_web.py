@@ -69,10 +69,27 @@ def test_localize_good_image(client):
     assert len(body["attention_png"]) == 5 and body["timing_ms"] > 0
     assert body["candidate_png"] is None  # a model without a verdict head has no candidate map
     assert 0 <= body["region_fraction"] <= 1 and 0 <= body["max_probability"] <= 1
+    assert body["calibrated"] is False and body["calibration"] is None and body["pixel_threshold"] == 0.3
+    assert body["score"] == body["raw_score"]
     gray = client.post(
         "/v1/localize", files={"image": ("g.png", png_bytes(mode="L"), "image/png")}, data={"attention": "false"}
     )
     assert gray.status_code == 200 and gray.json()["attention_png"] == []
+
+
+def test_a_calibrated_model_answers_with_its_probability_and_the_raw_threshold(model_file, tmp_path):
+    from inharmony.checkpoint import rewrite_info
+    from inharmony.verdict import Calibration
+
+    cal = Calibration(1.5, 0.8, "toy")
+    calibrated = rewrite_info(model_file, tmp_path / "cal.safetensors", {"calibration": cal.to_info()})
+    app = create_app({"cal": calibrated}, device="cpu")
+    with TestClient(app) as c:
+        body = c.post("/v1/localize", files={"image": ("a.png", png_bytes(), "image/png")}).json()
+    assert body["calibrated"] is True and body["calibration"] == {"a": 1.5, "b": 0.8}
+    assert body["score"] == pytest.approx(cal(body["raw_score"]), abs=1e-5)
+    assert body["pixel_threshold"] == pytest.approx(cal.raw_threshold(0.5))
+    assert body["inharmonious"] == (body["score"] > 0.5)
 
 
 @pytest.mark.parametrize(
@@ -121,10 +138,14 @@ def test_page_in_headless_chromium(model_file, tmp_path):
         pytest.skip("Debian chromium is not installed (scripts/install.sh --with-browser installs it)")
     import uvicorn
 
+    from inharmony.checkpoint import rewrite_info
+    from inharmony.verdict import Calibration
+
+    cal = Calibration(1.5, 0.8, "toy")
+    calibrated = rewrite_info(model_file, tmp_path / "cal.safetensors", {"calibration": cal.to_info()})
+    app = create_app({"tiny": model_file, "cal": calibrated}, device="cpu")
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app({"tiny": model_file}, device="cpu"), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -146,11 +167,21 @@ def test_page_in_headless_chromium(model_file, tmp_path):
             page.fill("#threshold", "0.9")
             page.dispatch_event("#threshold", "input")
             assert page.eval_on_selector("#overlay", "c => c.dataset.threshold") == "0.90"
+            assert page.eval_on_selector("#overlay", "c => c.dataset.pixelThreshold") == "0.9000"
             with page.expect_download() as download:
                 page.click("#download")
             saved = tmp_path / "mask.png"
             download.value.save_as(saved)
             assert Image.open(saved).size == (120, 80)
+            # a calibrated model: the slider is on its score's scale, the pixels use the raw equivalent
+            page.select_option("#model", "cal")
+            page.evaluate("document.body.dataset.state = ''")
+            second = tmp_path / "photo2.png"  # another file: choosing the same one again fires no change event
+            second.write_bytes(png_bytes(120, 80))
+            page.set_input_files("#file", str(second))
+            page.wait_for_selector("body[data-state=done]", timeout=60_000)
+            pixel = float(page.eval_on_selector("#overlay", "c => c.dataset.pixelThreshold"))
+            assert pixel == pytest.approx(cal.raw_threshold(0.9), abs=1e-4)
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
             browser.close()
         assert (tmp_path / "page.png").stat().st_size > 10_000

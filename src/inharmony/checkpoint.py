@@ -68,6 +68,25 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     return metadata, state
 
 
+def rewrite_info(source: str | Path, target: str | Path, updates: dict[str, Any], drop: tuple[str, ...] = ()) -> Path:
+    """Copy a model file to ``target`` with ``updates`` merged into its info and the keys ``drop`` removed; the
+    tensors are written back unchanged (same dtype, same bits). ``target`` may be ``source``; written atomically."""
+    from safetensors.torch import save_file
+
+    metadata, state = read_model_file(source)
+    info = {k: v for k, v in metadata["info"].items() if k not in drop}
+    info.update(updates)
+    metadata = {
+        **metadata,
+        "model_config": json.dumps(metadata["model_config"], sort_keys=True),
+        "info": json.dumps(info, sort_keys=True),
+    }
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+    return target
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model a file describes and load its weights strictly (fp16 files are upcast)."""
     from inharmony.models import create_model

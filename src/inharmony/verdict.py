@@ -2,17 +2,21 @@
 
 The score of an image is the mean of its top 1 % pixel probabilities (at least one pixel): a model that marks a
 region confidently scores near its confidence, one that marks nothing scores near 0, and a few stray pixels do
-not decide. ``auroc`` measures how well a score separates composites from authentic photos.
+not decide. ``auroc`` measures how well a score separates composites from authentic photos. A model may carry a
+:class:`Calibration` (Platt scaling, fitted by ``inharmony calibrate`` on composites and authentic photos of the
+training split) that maps this raw score to a probability; the verdict and the mask then use its threshold.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 TOP_FRACTION = 0.01
+CLIP = 1e-6  # raw scores are clipped to [CLIP, 1 - CLIP] before a calibration's logit
 
 
 def image_score(probability: np.ndarray, top_fraction: float = TOP_FRACTION) -> float:
@@ -40,3 +44,74 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     for s, e in zip(starts, ends):
         ranks[order[s:e]] = (s + e + 1) / 2.0
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2.0) / (pos.size * neg.size))
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), CLIP, 1.0 - CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(x: np.ndarray | float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling of the raw image score: ``calibrated = sigmoid(a · logit(raw) + b)``, ``a > 0`` (monotone, so
+    AUROC and every ranking are unchanged). ``fit_on`` says on what it was fitted; a calibrated score is the
+    probability that the image is a composite *for that mix* (half composites, half authentic photos)."""
+
+    a: float
+    b: float
+    fit_on: str = ""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.a) and math.isfinite(self.b)) or self.a <= 0:
+            raise ValueError(f"calibration needs a finite slope a > 0 and a finite b, got a={self.a}, b={self.b}")
+
+    def __call__(self, raw: float) -> float:
+        """The calibrated score of a raw score."""
+        return float(_sigmoid(self.a * _logit(raw) + self.b))
+
+    def raw_threshold(self, threshold: float) -> float:
+        """The raw score (and pixel probability) that a calibrated ``threshold`` corresponds to."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if threshold in (0.0, 1.0):  # the ends map to themselves
+            return float(threshold)
+        return float(_sigmoid((_logit(threshold) - self.b) / self.a))
+
+    def to_info(self) -> dict:
+        return {"method": "platt", "a": self.a, "b": self.b, "fit_on": self.fit_on}
+
+    @classmethod
+    def from_info(cls, info: dict | None) -> Calibration | None:
+        """The calibration stored in a model's info (``info["calibration"]``), or None when it has none."""
+        entry = (info or {}).get("calibration")
+        if not entry:
+            return None
+        if entry.get("method") != "platt" or "a" not in entry or "b" not in entry:
+            raise ValueError(f"model info 'calibration': expected a Platt entry with 'a' and 'b', got {entry!r}")
+        return cls(float(entry["a"]), float(entry["b"]), str(entry.get("fit_on", "")))
+
+
+def fit_calibration(
+    positives: Sequence[float], negatives: Sequence[float], fit_on: str = "", prior: float = 0.5
+) -> Calibration:
+    """Platt scaling fitted by logistic regression of the label on ``logit(raw score)``, the two classes weighted
+    equally (whatever their counts), then shifted to ``prior``: the calibrated score is the probability of a
+    composite where a share ``prior`` of the images are composites (0.5: an even mix)."""
+    if not 0.0 < prior < 1.0:
+        raise ValueError(f"prior must be in (0, 1), got {prior}")
+    from sklearn.linear_model import LogisticRegression
+
+    pos, neg = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
+    if pos.size < 2 or neg.size < 2:
+        raise ValueError(f"calibration needs 2 composites and 2 authentic photos or more, got {pos.size}, {neg.size}")
+    x = _logit(np.concatenate([pos, neg]))[:, None]
+    y = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+    fit = LogisticRegression(C=1e6, class_weight="balanced").fit(x, y)
+    a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0] + _logit(prior))
+    if a <= 0:
+        raise ValueError(f"the raw score does not rank composites above authentic photos (slope {a:.3g})")
+    return Calibration(a, b, fit_on)

@@ -143,6 +143,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
     p.set_defaults(handler=run_export)
 
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the image score's calibration (Platt scaling) and write it into a copy of a model file",
+        description="Score composites and authentic photos kept apart from every test set (by default the train "
+        "rows of manifests, e.g. 'inharmony data synth' with its authentic twins), fit Platt scaling of the raw "
+        "score and write a copy of the model file that carries it: its score becomes a probability for an even mix "
+        "of composites and authentic photos, and the default threshold 0.5 sits where both are equally likely. "
+        "The weights do not change; re-export ONNX from the calibrated file.",
+    )
+    p.add_argument("--model", required=True, help="model file (.safetensors) or shipped model name")
+    p.add_argument("--data", action="append", required=True, metavar="NAME=SPEC", help="as 'evaluate' (repeatable)")
+    p.add_argument("--split", default="train", help="rows of a manifest with a split column to use (default: train)")
+    p.add_argument(
+        "--prior", type=float, default=0.5, help="share of composites the probability is for (default 0.5: even)"
+    )
+    p.add_argument("--group-by", default="source", help="manifest column of groups (unused by the fit)")
+    p.add_argument("--size", type=int, help="network resolution (default: the model's training size)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="model file to write (.safetensors; may be --model itself)")
+    p.set_defaults(handler=run_calibrate)
+
     p = sub.add_parser("compare", help="train models under one budget, evaluate alike, write table + figure")
     p.add_argument("--models", nargs="+", required=True)
     p.add_argument("--root", required=True, help="dataset root (iHarmony4 layout): train split to train, test to test")
@@ -330,7 +352,7 @@ def run_predict(args: argparse.Namespace) -> int:
     def write_outputs(stem, record, pred) -> None:
         if "mask" in wanted:  # 1-bit PNG from packed bits: ~3× faster to write than 8-bit, same pixels
             h, w = pred.probability.shape
-            region = pred.probability > args.threshold if pred.verdict(args.threshold) else np.zeros((h, w), bool)
+            region = pred.mask(args.threshold) > 0
             bits = np.packbits(region, axis=1).tobytes()
             with atomic_path(out / f"{stem}_mask.png") as tmp:
                 Image.frombytes("1", (w, h), bits).save(tmp, format="PNG", compress_level=1)
@@ -339,7 +361,8 @@ def run_predict(args: argparse.Namespace) -> int:
         if "heatmap" in wanted:
             save(out / f"{stem}_heatmap.png", heatmap(pred.probability), "PNG")
         if "overlay" in wanted:
-            save(out / f"{stem}_overlay.jpg", overlay(record["image"], pred.probability, args.threshold), "JPEG")
+            tinted = overlay(record["image"], pred.probability, pred.pixel_threshold(args.threshold))
+            save(out / f"{stem}_overlay.jpg", tinted, "JPEG")
         if "candidate" in wanted and pred.candidate is not None:
             save(out / f"{stem}_candidate.png", heatmap(pred.candidate), "PNG")
         written.append(True)
@@ -437,6 +460,38 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from inharmony.engine.calibrate import fit_on_sets, write_calibrated
+    from inharmony.engine.report import parse_set
+    from inharmony.inference import Predictor
+    from inharmony.inference.predictor import resolve_model_path
+
+    source = resolve_model_path(args.model)
+    if source.suffix != ".safetensors" or not str(args.out).endswith(".safetensors"):
+        raise ValueError(f"calibrate reads and writes .safetensors model files, got {source} → {args.out}")
+    sets = [parse_set(s, args.group_by, split=args.split) for s in args.data]
+    for eval_set in sets:
+        if not eval_set.items:
+            raise ValueError(f"set {eval_set.name!r} has no images (split {args.split!r})")
+    predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size, backend="torch")
+    calibration, report = fit_on_sets(predictor, sets, args.batch_size, progress=progress, prior=args.prior)
+    path = write_calibrated(source, args.out, calibration, report)
+    print(
+        f"fitted on {report['n_composites']} composites and {report['n_authentic']} authentic photos "
+        f"for a share {args.prior:g} of composites "
+        f"(AUROC {report['auroc']:.3f}): score = sigmoid({calibration.a:.4f} · logit(raw) + {calibration.b:.4f}); "
+        f"threshold 0.5 ↔ raw {report['raw_threshold']:.4f}"
+    )
+    print("| on the fit set | raw | calibrated |\n|---|---:|---:|")
+    for key in ("detected", "false_alarm", "brier"):
+        pct = key != "brier"
+        raw, cal = report[key]["raw"], report[key]["calibrated"]
+        cells = [f"{100 * v:.1f} %" if pct else f"{v:.4f}" for v in (raw, cal)]
+        print(f"| {key.replace('_', ' ')} | {cells[0]} | {cells[1]} |")
+    print(f"wrote {path}")
     return 0
 
 

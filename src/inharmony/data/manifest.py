@@ -50,5 +50,6 @@ def read_manifest(
         group = (row[group_by] or "unknown") if group_by else "all"
         samples.append(Sample(row["composite"], group, composite, mask, real))
     if not samples:
-        raise DatasetError(f"{path}: no rows")
+        where = f" in split {split!r}" if split is not None and "split" in columns else ""
+        raise DatasetError(f"{path}: no rows{where}")
     return samples

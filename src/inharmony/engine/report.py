@@ -13,7 +13,8 @@ A set is named on the command line as ``NAME=SPEC``:
 
 Per image (at the network resolution, masks resized bilinearly and binarised at 0.5): AP, F1 and IoU under the
 published protocol (per-image min-max normalisation), F1 and IoU under the plain one (raw probabilities > 0.5),
-the predicted area (p > 0.5), the maximum probability and the image-level score. Then means per set and group:
+the predicted area (p > 0.5, or for a calibrated model p above the raw equivalent of 0.5), the maximum
+probability and the image-level score (calibrated when the model is). Then means per set and group:
 for composites the detection rate (score > 0.5: the verdict says "has a region"), for authentic photos the median
 area, median maximum, false-alarm rate (score > 0.5), and the AUROC of the score for the set's composites against
 its authentic photos. Detections and false alarms are the two sides of the verdict at the default threshold.
@@ -43,8 +44,9 @@ class EvalSet:
     items: list[EvalItem]
 
 
-def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int = 0) -> EvalSet:
-    """An :class:`EvalSet` from ``NAME=SPEC`` (see the module docstring)."""
+def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int = 0, split: str = "test") -> EvalSet:
+    """An :class:`EvalSet` from ``NAME=SPEC`` (see the module docstring); ``split``: the rows a manifest with a
+    split column gives (``test`` to evaluate; ``train`` to calibrate on data kept apart from every test set)."""
     name, sep, where = spec.partition("=")
     if not sep or not name or not where:
         raise ValueError(f"--data {spec!r}: expected NAME=SPEC, e.g. realdata=../shared/realdata/manifest.csv")
@@ -56,15 +58,15 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
             return EvalSet(name, skimage_photos("authentic"))
         return EvalSet(name, authentic_folder(rest, held_out_only=kind == "heldout"))
     if where.endswith(".csv"):
-        return EvalSet(name, manifest_items(Path(where), group_by))
+        return EvalSet(name, manifest_items(Path(where), group_by, split))
     root, _, list_file = where.partition(":")
     return EvalSet(name, iharmony4_items(Path(root), list_file or None))
 
 
-def manifest_items(path: Path, group_by: str) -> list[EvalItem]:
+def manifest_items(path: Path, group_by: str, split: str = "test") -> list[EvalItem]:
     from inharmony.data.manifest import read_manifest
 
-    samples = read_manifest(path, group_by=group_by, split="test", group_optional=True)
+    samples = read_manifest(path, group_by=group_by, split=split, group_optional=True)
     items = [EvalItem(s.name, s.subset, path=s.composite, mask_path=s.mask) for s in samples]
     reals = sorted({s.real for s in samples if s.real != s.composite})
     items += [EvalItem(f"authentic/{p.relative_to(path.parent).as_posix()}", "authentic", path=p) for p in reals]
@@ -121,17 +123,21 @@ def evaluate_sets(predictor, model: str, sets: list[EvalSet], batch_size: int = 
 def _score_batch(predictor, model: str, set_name: str, batch) -> list[dict]:
     prob, _ = predictor._forward(np.stack([b[1] for b in batch]), attention=False)
     size = prob.shape[-1]
+    calibration = getattr(predictor, "calibration", None)  # calibrated: its score; pixels at the raw 0.5 equivalent
+    pixel_threshold = calibration.raw_threshold(0.5) if calibration else 0.5
     out = []
     for (item, _, mask), p in zip(batch, prob):
+        raw = image_score(p)
         row = {
             "model": model,
             "set": set_name,
             "group": item.group,
             "name": item.name,
             "authentic": mask is None,
-            "area": float((p > 0.5).mean()),
+            "area": float((p > pixel_threshold).mean()),
             "max_p": float(p.max()),
-            "score": image_score(p),
+            "score": calibration(raw) if calibration else raw,
+            "raw_score": raw,
         }
         if mask is not None:
             m = torch.from_numpy(_resize_mask(mask, size))[None]

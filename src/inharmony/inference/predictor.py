@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from inharmony.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb
-from inharmony.verdict import image_score
+from inharmony.verdict import Calibration, image_score
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = "default"
@@ -92,12 +92,15 @@ class Prediction:
     """One image's result. ``probability``: H×W float32 in [0, 1] at the input's size; ``attention``: the five
     H×W MDA maps when asked for, else None; ``candidate``: for a model with a verdict head, where the region
     would be if the image has one (the localiser's map before the verdict's gate; ``probability`` is this map
-    times the verdict), else None. All are computed from the network-resolution maps on first use."""
+    times the verdict), else None; ``calibration``: the model's, when it has one (the score is then a
+    probability, and a threshold on it maps back to one raw threshold for the score and the pixels alike). All are
+    computed from the network-resolution maps on first use."""
 
     low: np.ndarray  # S×S probabilities at the network resolution
     size: tuple[int, int]  # (H, W) of the input image
     attention_low: list[np.ndarray] | None = field(default=None, repr=False)
     candidate_low: np.ndarray | None = field(default=None, repr=False)
+    calibration: Calibration | None = field(default=None, repr=False)
 
     @functools.cached_property
     def probability(self) -> np.ndarray:
@@ -114,25 +117,39 @@ class Prediction:
         return None if self.candidate_low is None else upsample(self.candidate_low, self.size)
 
     @functools.cached_property
-    def score(self) -> float:
-        """Image-level score in [0, 1]: "this image has an inharmonious region" (see :mod:`inharmony.verdict`)."""
+    def raw_score(self) -> float:
+        """The uncalibrated image score: mean of the top 1 % of the probability map (see :mod:`inharmony.verdict`)."""
         return image_score(self.low)
+
+    @functools.cached_property
+    def score(self) -> float:
+        """Image-level score in [0, 1]: "this image has an inharmonious region"; the calibrated probability when
+        the model carries a calibration, else the raw score."""
+        return self.calibration(self.raw_score) if self.calibration else self.raw_score
+
+    def pixel_threshold(self, threshold: float = 0.5) -> float:
+        """The probability a pixel must exceed to be in the mask at the score threshold ``threshold`` (the same
+        value: uncalibrated; its raw equivalent: calibrated). A verdict "region" thus always has a pixel above it."""
+        return self.calibration.raw_threshold(threshold) if self.calibration else threshold
 
     def verdict(self, threshold: float = 0.5) -> bool:
         """True when the image is judged to have an inharmonious region (``score > threshold``)."""
         return self.score > threshold
 
     def mask(self, threshold: float = 0.5) -> np.ndarray:
-        """Binary H×W uint8 mask (0/255): pixels above ``threshold``, and none when the verdict is "no region"."""
+        """Binary H×W uint8 mask (0/255): pixels above :meth:`pixel_threshold`, and none when the verdict is "no
+        region"."""
         if not self.verdict(threshold):
             return np.zeros(self.size, np.uint8)
-        return ((self.probability > threshold) * 255).astype(np.uint8)
+        return ((self.probability > self.pixel_threshold(threshold)) * 255).astype(np.uint8)
 
     def summary(self, threshold: float = 0.5) -> dict:
         """Image-level verdict and score, region fraction and bounding box ``[x0, y0, x1, y1]`` in the image's
         pixels (None if empty). Fraction and box are measured on the network-resolution map (cheap for any image
         size), the box scaled to the image."""
-        region = self.low > threshold if self.verdict(threshold) else np.zeros(self.low.shape, bool)
+        region = np.zeros(self.low.shape, bool)
+        if self.verdict(threshold):
+            region = self.low > self.pixel_threshold(threshold)
         ys, xs = np.nonzero(region)
         box = None
         if len(xs):
@@ -148,6 +165,8 @@ class Prediction:
             "width": int(self.size[1]),
             "inharmonious": self.verdict(threshold),
             "score": round(self.score, 6),
+            "raw_score": round(self.raw_score, 6),
+            "calibrated": self.calibration is not None,
             "region_fraction": float(region.mean()),
             "bbox": box,
             "max_probability": float(self.low.max()),
@@ -178,6 +197,7 @@ class Predictor:
 
         self.size, self.max_pixels = size, max_pixels
         self.model = model
+        self.calibration = Calibration.from_info(getattr(model, "model_info", None))
         if isinstance(model, OnnxSession):
             if half or channels_last or compile:
                 raise ValueError("--half, --channels-last and --compile apply to torch models, not to .onnx files")
@@ -309,6 +329,7 @@ class Predictor:
                 (int(h), int(w)),
                 [a[i] for a in att] if att is not None else None,
                 cand[i] if cand is not None else None,
+                self.calibration,
             )
             for i, (h, w) in enumerate(sizes)
         ]

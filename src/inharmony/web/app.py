@@ -50,7 +50,16 @@ class Localization(BaseModel):
     inharmonious: bool = Field(
         description="image-level verdict: the image has an inharmonious region (score > threshold)"
     )
-    score: float = Field(description="image-level score in [0, 1] (mean of the top 1 % probabilities)")
+    score: float = Field(
+        description="image-level score in [0, 1]: the calibrated probability of a region when the model carries a "
+        "calibration, else the raw score"
+    )
+    raw_score: float = Field(description="uncalibrated image score (mean of the top 1 % probabilities)")
+    calibrated: bool = Field(description="whether score is calibrated (see the model card)")
+    calibration: dict | None = Field(
+        None, description="the model's Platt scaling {a, b}: score = sigmoid(a·logit(raw_score) + b); None if none"
+    )
+    pixel_threshold: float = Field(description="probability a pixel exceeds to be in the mask at this threshold")
     region_fraction: float = Field(description="fraction of pixels in the mask (0 when the verdict is no)")
     bbox: list[int] | None = Field(None, description="bounding box [x0, y0, x1, y1] of the mask, None if empty")
     max_probability: float
@@ -203,6 +212,10 @@ def create_app(
             threshold=threshold,
             inharmonious=summary["inharmonious"],
             score=summary["score"],
+            raw_score=summary["raw_score"],
+            calibrated=summary["calibrated"],
+            calibration={"a": pred.calibration.a, "b": pred.calibration.b} if pred.calibration else None,
+            pixel_threshold=pred.pixel_threshold(threshold),
             region_fraction=summary["region_fraction"],
             bbox=summary["bbox"],
             max_probability=summary["max_probability"],
