@@ -115,6 +115,7 @@ def test_evaluate_command_table_for_models_that_fire_on_everything_or_nothing(re
     rows = list(csv.DictReader(open(out / "per_image.csv", encoding="utf-8")))
     n_swap = get[("reference_nothing", "swap", "overall")]["n"]
     assert len(rows) == 2 * (3 + 3 + 2 * n_swap + 4)
+    assert all(r["raw_score"] == r["score"] for r in rows)  # uncalibrated models: the score is the raw score
 
 
 def test_bad_set_specs_are_clear_errors(tmp_path, capsys):

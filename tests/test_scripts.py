@@ -1,9 +1,12 @@
 """The comparison scripts: arms.sh runs each arm with its own settings from the same start, then one evaluation."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,3 +122,28 @@ def test_twin_gap_is_one_half_for_a_model_blind_to_the_change(tmp_path):
     done = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert '"pixel rank"' in out.read_text() and str(model) in out.read_text()
+
+
+def test_calibration_benchmark_measures_reliability_and_operating_points(tmp_path):
+    """Scores that are exact probabilities (share of composites in each bin = its score) give ECE ≈ 0; a raw score
+    that is all 0.5 has every image in one bin, detected and false alarms moving together with the threshold."""
+    rng = np.random.default_rng(0)
+    lines = ["model,set,group,name,authentic,score,raw_score,error"]
+    for i in range(4000):
+        p = rng.uniform(0.05, 0.95)
+        composite = rng.uniform() < p  # P(composite | score) = score, before the class weighting
+        lines.append(f"M,{'swap' if i % 2 else 'synth'},g,n{i},{not composite},{p},0.5,")
+    rows = tmp_path / "per_image.csv"
+    rows.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "cal.json"
+    cmd = [sys.executable, "benchmarks/calibration.py", "--rows", str(rows), "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["score"]["reliability"]["ece"] < 0.05 and result["raw_score"]["reliability"]["ece"] > 0.0
+    assert len(result["raw_score"]["reliability"]["bins"]) == 1
+    points = {p["threshold"]: p for p in result["score"]["operating_points"]}
+    assert points[0.3]["detected"] > points[0.7]["detected"] and points[0.3]["false_alarm"] > points[0.7]["false_alarm"]
+    assert set(points[0.5]["per_set"]) == {"swap", "synth"} and "| 0.5 |" in done.stdout
+    bad = subprocess.run([*cmd[:4], "--model", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "choose one of ['M']" in bad.stderr

@@ -260,6 +260,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         "area",
         "max_p",
         "score",
+        "raw_score",
         "error",
     ]
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
