@@ -80,6 +80,7 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     assert len(summary) == 3 and summary[-1]["file"].endswith("broken.jpg") and summary[-1]["error"]
     assert {r["width"] for r in summary[:2]} == {"70", "20"} and all(r["score"] for r in summary[:2])
     assert float(summary[0]["score"]) >= float(summary[1]["score"])
+    assert all(r["raw_score"] == r["score"] for r in summary[:2])  # an uncalibrated model
     args = [str(images), "--model", str(best), "--out", str(tmp_path / "p2"), "--sort", "name", "--json"]
     assert main(["predict", *args, "--workers", "0", "--save", "mask"]) == 1
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]

@@ -372,6 +372,7 @@ def run_predict(args: argparse.Namespace) -> int:
             "file": str(path),
             "inharmonious": "",
             "score": "",
+            "raw_score": "",
             "region_fraction": "",
             "bbox": "",
             "width": "",
@@ -385,6 +386,7 @@ def run_predict(args: argparse.Namespace) -> int:
             row.update(
                 inharmonious=int(s["inharmonious"]),
                 score=f"{s['score']:.4f}",
+                raw_score=f"{s['raw_score']:.4f}",
                 bbox=box,
                 width=s["width"],
                 height=s["height"],
