@@ -147,3 +147,14 @@ def test_calibrate_refuses_what_it_cannot_do(train_manifest, tmp_path, capsys):
     assert main([*args, "--split", "nope", "--out", str(tmp_path / "y.safetensors")]) == 2
     assert "no rows in split 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "y.safetensors").exists()
+
+
+def test_models_command_shows_a_shipped_calibration(tmp_path, monkeypatch, capsys):
+    import inharmony.inference.predictor as predictor_module
+    from inharmony.checkpoint import rewrite_info
+
+    cal = Calibration(0.9, -0.2, "calib")
+    path = rewrite_info(tiny_model_file(tmp_path, 32), tmp_path / "c.safetensors", {"calibration": cal.to_info()})
+    monkeypatch.setattr(predictor_module, "shipped_models", lambda backend="torch": {"mine": path})
+    assert main(["models"]) == 0
+    assert "calibrated score: sigmoid(0.9000 · logit(raw) − 0.2000), for a share 0.5" in capsys.readouterr().out

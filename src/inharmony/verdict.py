@@ -81,6 +81,10 @@ class Calibration:
             return float(threshold)
         return float(_sigmoid((_logit(threshold) - self.b) / self.a))
 
+    def formula(self) -> str:
+        """The map as text, e.g. ``sigmoid(0.8868 · logit(raw) + 0.5408)``."""
+        return f"sigmoid({self.a:.4f} · logit(raw) {'+' if self.b >= 0 else '−'} {abs(self.b):.4f})"
+
     def to_info(self) -> dict:
         return {"method": "platt", "a": self.a, "b": self.b, "fit_on": self.fit_on}
 

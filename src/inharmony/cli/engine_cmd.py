@@ -484,7 +484,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(
         f"fitted on {report['n_composites']} composites and {report['n_authentic']} authentic photos "
         f"for a share {args.prior:g} of composites "
-        f"(AUROC {report['auroc']:.3f}): score = sigmoid({calibration.a:.4f} · logit(raw) + {calibration.b:.4f}); "
+        f"(AUROC {report['auroc']:.3f}): score = {calibration.formula()}; "
         f"threshold 0.5 ↔ raw {report['raw_threshold']:.4f}"
     )
     print("| on the fit set | raw | calibrated |\n|---|---:|---:|")
@@ -561,6 +561,7 @@ def run_models(args: argparse.Namespace) -> int:
     from inharmony.checkpoint import read_model_file
     from inharmony.inference.predictor import shipped_models
     from inharmony.models import describe_model, list_models
+    from inharmony.verdict import Calibration
 
     print("architectures:")
     for name in list_models():
@@ -572,4 +573,10 @@ def run_models(args: argparse.Namespace) -> int:
         scores = meta["info"].get("scores", {})
         size_mb = path.stat().st_size / 1e6
         print(f"  {name:20s} {meta['model_name']}  {size_mb:.1f} MB  {json.dumps(scores)}")
+        cal = meta["info"].get("calibration")
+        if cal:
+            print(
+                f"  {'':20s} calibrated score: {Calibration.from_info(meta['info']).formula()}, "
+                f"for a share {cal.get('prior', 0.5):g} of composites, fitted on {cal.get('fit_on', '?')}"
+            )
     return 0
