@@ -5,8 +5,9 @@ model's calibrated score where it carries a calibration, ``raw_score`` the top-1
 in it (or those named):
 
 - reliability of each score: images binned by score (tenths), the mean score against the share of composites in
-  each bin, both classes weighted equally (so an even mix, whatever the counts), the expected calibration error
-  (ECE: weighted mean gap) and the class-balanced Brier score;
+  each bin, the classes weighted to a share ``--prior`` of composites whatever the counts (0.5: an even mix; give
+  the prior the model was calibrated for), the expected calibration error (ECE: weighted mean gap) and the Brier
+  score under the same weights;
 - operating points: for thresholds on the score, the share of composites detected per set, the false-alarm rate
   on all authentic photos and the balanced accuracy (mean of the two correct rates).
 
@@ -24,9 +25,10 @@ import numpy as np
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def reliability(score: np.ndarray, composite: np.ndarray, bins: int = 10) -> dict:
-    """Class-balanced reliability: per bin the weighted mean score and share of composites; ECE and Brier."""
-    weight = np.where(composite, 0.5 / composite.sum(), 0.5 / (~composite).sum())
+def reliability(score: np.ndarray, composite: np.ndarray, prior: float = 0.5, bins: int = 10) -> dict:
+    """Reliability for a share ``prior`` of composites: per bin the weighted mean score and share of composites;
+    ECE and Brier."""
+    weight = np.where(composite, prior / composite.sum(), (1 - prior) / (~composite).sum())
     which = np.clip((score * bins).astype(int), 0, bins - 1)
     table, ece = [], 0.0
     for k in range(bins):
@@ -39,7 +41,7 @@ def reliability(score: np.ndarray, composite: np.ndarray, bins: int = 10) -> dic
         table.append(
             {"bin": f"{k / bins:.1f}–{(k + 1) / bins:.1f}", "n": int(sel.sum()), "score": mean_score, "share": share}
         )
-    brier = float(0.5 * ((score[composite] - 1) ** 2).mean() + 0.5 * (score[~composite] ** 2).mean())
+    brier = float(prior * ((score[composite] - 1) ** 2).mean() + (1 - prior) * (score[~composite] ** 2).mean())
     return {"ece": float(ece), "brier": brier, "bins": table}
 
 
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--rows", required=True, help="per_image.csv of 'inharmony evaluate --per-image'")
     parser.add_argument("--model", help="model label in the rows (default: the only one)")
     parser.add_argument("--sets", help="comma-separated sets to pool (default: all)")
+    parser.add_argument("--prior", type=float, default=0.5, help="share of composites to weigh the classes to")
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.rows, encoding="utf-8")) if not r.get("error")]
@@ -82,11 +85,11 @@ def main() -> None:
     for key in ("raw_score", "score"):
         score = np.array([float(r[key]) for r in rows])
         result[key] = {
-            "reliability": reliability(score, composite),
+            "reliability": reliability(score, composite, args.prior),
             "operating_points": operating_points(score, composite, sets),
         }
         rel = result[key]["reliability"]
-        print(f"\n{key}: ECE {rel['ece']:.3f}, Brier {rel['brier']:.4f} (class-balanced)")
+        print(f"\n{key}: ECE {rel['ece']:.3f}, Brier {rel['brier']:.4f} (classes weighted to a share {args.prior:g})")
         print("| score bin | images | mean score | share of composites |\n|---|---:|---:|---:|")
         for b in rel["bins"]:
             print(f"| {b['bin']} | {b['n']} | {b['score']:.3f} | {b['share']:.3f} |")
