@@ -81,6 +81,7 @@ def main() -> None:
         "model": model,
         "n_composites": int(composite.sum()),
         "n_authentic": int((~composite).sum()),
+        "prior": args.prior,
     }
     for key in ("raw_score", "score"):
         score = np.array([float(r[key]) for r in rows])
