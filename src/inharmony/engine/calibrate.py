@@ -19,10 +19,10 @@ from inharmony.engine.report import EvalSet, evaluate_sets
 from inharmony.verdict import Calibration, auroc, fit_calibration
 
 
-def brier(calibrated: np.ndarray, labels: np.ndarray) -> float:
-    """Mean squared error of probabilities against 0/1 labels, each class weighted equally."""
-    err = (calibrated - labels) ** 2
-    return float(0.5 * err[labels == 1].mean() + 0.5 * err[labels == 0].mean())
+def brier(probability: np.ndarray, labels: np.ndarray, prior: float = 0.5) -> float:
+    """Mean squared error of probabilities against 0/1 labels, the classes weighted to a share ``prior`` of 1s."""
+    err = (probability - labels) ** 2
+    return float(prior * err[labels == 1].mean() + (1 - prior) * err[labels == 0].mean())
 
 
 def fit_on_sets(
@@ -30,8 +30,8 @@ def fit_on_sets(
 ) -> tuple[Calibration, dict]:
     """Fit a :class:`Calibration` to the raw scores of ``predictor`` on ``sets`` (their composites against their
     authentic photos) for a share ``prior`` of composites. Returns it and a report: counts, AUROC, the raw
-    threshold of 0.5, and for the fit set the detection and false-alarm rates and the class-balanced Brier score
-    (meaningful for ``prior`` 0.5), raw and calibrated."""
+    threshold of 0.5, and for the fit set the detection and false-alarm rates and the Brier score (the classes
+    weighted to ``prior``), raw and calibrated."""
     rows = [r for r in evaluate_sets(predictor, "calibrate", sets, batch_size, progress) if "error" not in r]
     pos = np.array([r["raw_score"] for r in rows if not r["authentic"]])
     neg = np.array([r["raw_score"] for r in rows if r["authentic"]])
@@ -47,7 +47,7 @@ def fit_on_sets(
         "raw_threshold": calibration.raw_threshold(0.5),
         "detected": {"raw": float((pos > 0.5).mean()), "calibrated": float((cal[: pos.size] > 0.5).mean())},
         "false_alarm": {"raw": float((neg > 0.5).mean()), "calibrated": float((cal[pos.size :] > 0.5).mean())},
-        "brier": {"raw": brier(raw, labels), "calibrated": brier(cal, labels)},
+        "brier": {"raw": brier(raw, labels, prior), "calibrated": brier(cal, labels, prior)},
     }
     return calibration, report
 
