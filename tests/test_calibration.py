@@ -125,8 +125,8 @@ def test_calibrate_command_writes_a_copy_that_every_interface_reads(train_manife
     _, before = read_model_file(source)
     assert all(torch.equal(state[k], before[k]) and state[k].dtype == before[k].dtype for k in before)
     entry = meta["info"]["calibration"]
-    assert entry["method"] == "platt" and entry["n_composites"] == 3 and entry["fit_on"] == "s"
-    assert entry["prior"] == 0.5
+    assert entry["method"] == "platt" and entry["n_composites"] == 3 and entry["prior"] == 0.5
+    assert entry["fit_on"] == f"s={train_manifest} (train rows)"
     assert "scores" not in meta["info"] and meta["info"]["size"] == 32  # threshold-dependent figures dropped
     predictor = Predictor.from_checkpoint(out, device="cpu")
     assert predictor.calibration == Calibration.from_info(meta["info"])

@@ -479,7 +479,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         if not eval_set.items:
             raise ValueError(f"set {eval_set.name!r} has no images (split {args.split!r})")
     predictor = Predictor.from_checkpoint(source, device=args.device, size=args.size, backend="torch")
-    calibration, report = fit_on_sets(predictor, sets, args.batch_size, progress=progress, prior=args.prior)
+    fit_on = "; ".join(args.data) + f" ({args.split} rows)"
+    calibration, report = fit_on_sets(predictor, sets, args.batch_size, progress, args.prior, fit_on)
     path = write_calibrated(source, args.out, calibration, report)
     print(
         f"fitted on {report['n_composites']} composites and {report['n_authentic']} authentic photos "

@@ -26,16 +26,17 @@ def brier(probability: np.ndarray, labels: np.ndarray, prior: float = 0.5) -> fl
 
 
 def fit_on_sets(
-    predictor, sets: list[EvalSet], batch_size: int = 8, progress=None, prior: float = 0.5
+    predictor, sets: list[EvalSet], batch_size: int = 8, progress=None, prior: float = 0.5, fit_on: str | None = None
 ) -> tuple[Calibration, dict]:
     """Fit a :class:`Calibration` to the raw scores of ``predictor`` on ``sets`` (their composites against their
     authentic photos) for a share ``prior`` of composites. Returns it and a report: counts, AUROC, the raw
     threshold of 0.5, and for the fit set the detection and false-alarm rates and the Brier score (the classes
-    weighted to ``prior``), raw and calibrated."""
+    weighted to ``prior``), raw and calibrated. ``fit_on``: what to record as the fit set (default: the sets'
+    names)."""
     rows = [r for r in evaluate_sets(predictor, "calibrate", sets, batch_size, progress) if "error" not in r]
     pos = np.array([r["raw_score"] for r in rows if not r["authentic"]])
     neg = np.array([r["raw_score"] for r in rows if r["authentic"]])
-    calibration = fit_calibration(pos, neg, fit_on=", ".join(s.name for s in sets), prior=prior)
+    calibration = fit_calibration(pos, neg, fit_on=fit_on or ", ".join(s.name for s in sets), prior=prior)
     raw = np.r_[pos, neg]
     labels = np.r_[np.ones(pos.size), np.zeros(neg.size)]
     cal = np.array([calibration(x) for x in raw])
