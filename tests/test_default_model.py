@@ -10,8 +10,9 @@ from skimage import data
 from inharmony.checkpoint import load_model, read_model_file
 from inharmony.data.synth import make_composite
 from inharmony.inference import Predictor
-from inharmony.inference.predictor import resolve_model_path, shipped_models
+from inharmony.inference.predictor import onnxruntime_available, resolve_model_path, shipped_models
 from inharmony.metrics import image_metrics
+from inharmony.verdict import Calibration
 
 
 def test_default_model_is_shipped_and_loads_strictly():
@@ -22,6 +23,10 @@ def test_default_model_is_shipped_and_loads_strictly():
     assert meta["model_name"] == "dirl_mobilenetv2_verdict"  # v2: the verdict gates the mask
     assert {"size", "scores", "training"} <= set(meta["info"])
     assert meta["model_config"]["flip_test"]  # v2.1: each photo is averaged with its mirror image
+    calibration = Calibration.from_info(meta["info"])  # v2.2 since session 9: the score is a probability
+    assert calibration is not None and meta["info"]["calibration"]["prior"] == pytest.approx(1 / 3, abs=1e-3)
+    onnx = Predictor.from_checkpoint("default", backend="onnx") if onnxruntime_available() else None
+    assert onnx is None or onnx.calibration == calibration  # the ONNX graph ships the same calibration
     model = load_model(path)  # strict: every key present, no extra
     assert sum(p.numel() for p in model.parameters()) > 3_000_000
 
