@@ -24,19 +24,24 @@ class CheckpointError(ValueError):
 
 def save_model(model: nn.Module, path: str | Path, half: bool = False, info: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (built by ``create_model``) to ``path`` (.safetensors); ``half`` stores fp16."""
-    from safetensors.torch import save_file
-
     if not hasattr(model, "model_name"):
         raise CheckpointError("only models built by inharmony.create_model can be saved (no model_name attribute)")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return _write_file(state, path, model.model_name, model.model_config, info or {})
+
+
+def _write_file(state: dict, path: str | Path, model_name: str, model_config: dict, info: dict) -> Path:
+    """Write tensors and the metadata every model file carries, atomically."""
+    from safetensors.torch import save_file
+
     metadata = {
         "format": "inharmony",
         "format_version": FORMAT_VERSION,
-        "model_name": model.model_name,
-        "model_config": json.dumps(model.model_config, sort_keys=True),
-        "info": json.dumps(info or {}, sort_keys=True),
+        "model_name": model_name,
+        "model_config": json.dumps(model_config, sort_keys=True),
+        "info": json.dumps(info, sort_keys=True),
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -71,20 +76,9 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
 def rewrite_info(source: str | Path, target: str | Path, updates: dict[str, Any], drop: tuple[str, ...] = ()) -> Path:
     """Copy a model file to ``target`` with ``updates`` merged into its info and the keys ``drop`` removed; the
     tensors are written back unchanged (same dtype, same bits). ``target`` may be ``source``; written atomically."""
-    from safetensors.torch import save_file
-
     metadata, state = read_model_file(source)
-    info = {k: v for k, v in metadata["info"].items() if k not in drop}
-    info.update(updates)
-    metadata = {
-        **metadata,
-        "model_config": json.dumps(metadata["model_config"], sort_keys=True),
-        "info": json.dumps(info, sort_keys=True),
-    }
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
-    return target
+    info = {**{k: v for k, v in metadata["info"].items() if k not in drop}, **updates}
+    return _write_file(state, target, metadata["model_name"], metadata["model_config"], info)
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:

@@ -59,7 +59,8 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray:
 class Calibration:
     """Platt scaling of the raw image score: ``calibrated = sigmoid(a · logit(raw) + b)``, ``a > 0`` (monotone, so
     AUROC and every ranking are unchanged). ``fit_on`` says on what it was fitted; a calibrated score is the
-    probability that the image is a composite *for that mix* (half composites, half authentic photos)."""
+    probability that the image is a composite for the share of composites it was fitted for (see
+    :func:`fit_calibration`)."""
 
     a: float
     b: float

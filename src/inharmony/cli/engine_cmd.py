@@ -148,8 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fit the image score's calibration (Platt scaling) and write it into a copy of a model file",
         description="Score composites and authentic photos kept apart from every test set (by default the train "
         "rows of manifests, e.g. 'inharmony data synth' with its authentic twins), fit Platt scaling of the raw "
-        "score and write a copy of the model file that carries it: its score becomes a probability for an even mix "
-        "of composites and authentic photos, and the default threshold 0.5 sits where both are equally likely. "
+        "score and write a copy of the model file that carries it: its score becomes a probability for a share "
+        "--prior of composites, and the default threshold 0.5 sits where both are then equally likely. "
         "The weights do not change; re-export ONNX from the calibrated file.",
     )
     p.add_argument("--model", required=True, help="model file (.safetensors) or shipped model name")

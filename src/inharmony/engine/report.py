@@ -34,8 +34,9 @@ from PIL import Image
 
 from inharmony.engine.probes import EvalItem, authentic_folder, region_swap, skimage_photos
 from inharmony.imageio import read_image, read_mask
+from inharmony.inference.predictor import Prediction
 from inharmony.metrics import image_metrics
-from inharmony.verdict import auroc, image_score
+from inharmony.verdict import auroc
 
 
 @dataclass
@@ -123,21 +124,20 @@ def evaluate_sets(predictor, model: str, sets: list[EvalSet], batch_size: int = 
 def _score_batch(predictor, model: str, set_name: str, batch) -> list[dict]:
     prob, _ = predictor._forward(np.stack([b[1] for b in batch]), attention=False)
     size = prob.shape[-1]
-    calibration = getattr(predictor, "calibration", None)  # calibrated: its score; pixels at the raw 0.5 equivalent
-    pixel_threshold = calibration.raw_threshold(0.5) if calibration else 0.5
+    calibration = getattr(predictor, "calibration", None)
     out = []
     for (item, _, mask), p in zip(batch, prob):
-        raw = image_score(p)
+        pred = Prediction(p, p.shape, calibration=calibration)  # the score and pixel threshold users get
         row = {
             "model": model,
             "set": set_name,
             "group": item.group,
             "name": item.name,
             "authentic": mask is None,
-            "area": float((p > pixel_threshold).mean()),
+            "area": float((p > pred.pixel_threshold(0.5)).mean()),
             "max_p": float(p.max()),
-            "score": calibration(raw) if calibration else raw,
-            "raw_score": raw,
+            "score": pred.score,
+            "raw_score": pred.raw_score,
         }
         if mask is not None:
             m = torch.from_numpy(_resize_mask(mask, size))[None]
