@@ -106,3 +106,8 @@ def test_outlined_regions_and_min_gain_from_the_command_line_and_the_config(tmp_
     assert train.cfg.min_gain is None  # off unless asked for
     train, val = build_datasets(load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.min_gain=4"]))
     assert train.cfg.min_gain == 4.0 and val.cfg.min_gain is None  # validation stays unfiltered
+    assert train.photo_jitter == 0.0  # off unless asked for
+    train, val = build_datasets(
+        load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.photo_jitter=0.5"])
+    )
+    assert train.photo_jitter == 0.5 and val.photo_jitter == 0.0  # validation keeps each photo's own look

@@ -374,3 +374,44 @@ def test_outlined_paste_cuts_the_donor_with_its_background(photo):
         return float(np.mean(shares))
 
     assert green_share(1.0) > 2 * green_share(0.0) + 0.005  # the traced cut-out brings the donor's scene along
+
+
+def test_random_look_is_a_seeded_global_change():
+    from inharmony.data.synth.look import random_look
+
+    image = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    image[:, 16:] = image[:, :16]  # the same colours on both halves
+    assert random_look(image, np.random.default_rng(1), 0.0) is image
+    out = random_look(image, np.random.default_rng(1), 1.0)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[:, 16:], out[:, :16])  # one colour map for the whole image: it stays authentic
+    assert np.array_equal(out, random_look(image, np.random.default_rng(1), 1.0))
+    assert not np.array_equal(out, random_look(image, np.random.default_rng(2), 1.0))
+
+    def change(strength):
+        rngs = [np.random.default_rng(s) for s in range(20)]
+        return np.mean([np.abs(random_look(image, r, strength).astype(int) - image).mean() for r in rngs])
+
+    assert 0 < change(0.25) < change(1.0)
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="photo_jitter"):
+            random_look(image, np.random.default_rng(0), bad)
+
+
+def test_photo_jitter_gives_composite_and_twin_one_look_in_training_only(tmp_path):
+    photos, _ = index_photos(make_photos(tmp_path / "p", n=4, size=(96, 72)), test_fraction=0.0)
+    plain = SyntheticPairs(photos, 20, size=48, seed=3)
+    jittered = SyntheticPairs(photos, 20, size=48, seed=3, photo_jitter=1.0)
+    moved = 0
+    for p in range(10):
+        comp, twin = jittered[2 * p], jittered[2 * p + 1]
+        outside = comp["mask"][0] == 0
+        assert (comp["image"] - twin["image"]).abs()[:, outside].mean() < 0.05  # the same look outside the region
+        # same crop and flip as without the look (drawn first), another global colour
+        moved += (twin["image"] - plain[2 * p + 1]["image"]).abs().mean() > 0.02
+    assert moved >= 8
+    val = SyntheticPairs(photos, 8, size=48, seed=3, train=False, photo_jitter=1.0)
+    val_plain = SyntheticPairs(photos, 8, size=48, seed=3, train=False)
+    assert val.photo_jitter == 0.0 and np.array_equal(val[1]["image"].numpy(), val_plain[1]["image"].numpy())
+    with pytest.raises(ValueError, match="photo_jitter"):
+        SyntheticPairs(photos, 8, size=48, photo_jitter=-1.0)

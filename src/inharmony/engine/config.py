@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "objects": None,  # synthetic: object maps ('inharmony data objects') for photos without segmentations
         "object_share": 0.5,  # synthetic: how often such a photo's region comes from its object map
         "outline_share": 0.0,  # synthetic: how often a region is traced as an annotator's polygon (seams)
+        "photo_jitter": 0.0,  # synthetic training: strength of a random global look of each crop (0: none)
         "min_gain": None,  # synthetic training: in-place changes make the region stand out this much more (ΔE)
     },
     "train": {

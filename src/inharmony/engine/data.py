@@ -57,6 +57,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             test_fraction=data["test_fraction"],
             delta_e_start=tuple(data["delta_e_start"]) if data["delta_e_start"] else None,
             curriculum_epochs=data["curriculum_epochs"],
+            photo_jitter=float(data["photo_jitter"]),
             objects=data["objects"],
         )
     if data["kind"] == "synthetic_v1":

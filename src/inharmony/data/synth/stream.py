@@ -21,6 +21,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, region_pixels
+from inharmony.data.synth.look import random_look
 from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_segments
 from inharmony.data.transforms import normalize, to_tensor
 from inharmony.fileio import atomic_path, save_image, write_text_atomic
@@ -56,8 +57,15 @@ class PhotoCache:
         return self._cache[j]
 
 
-def view(image: np.ndarray, maps: list[np.ndarray], size: int | None, rng: np.random.Generator | None):
-    """A random crop (when ``rng`` is given) resized to ``size``×``size`` (when given), flipped half the time."""
+def view(
+    image: np.ndarray,
+    maps: list[np.ndarray],
+    size: int | None,
+    rng: np.random.Generator | None,
+    look: float = 0.0,
+):
+    """A random crop (when ``rng`` is given) resized to ``size``×``size`` (when given), flipped half the time,
+    under a random global look of strength ``look`` (when ``rng`` is given; :mod:`inharmony.data.synth.look`)."""
     h, w = image.shape[:2]
     top, left, ch, cw = crop_box(h, w, rng) if rng is not None else (0, 0, h, w)
     out_wh = (size, size) if size else (cw, ch)
@@ -68,6 +76,8 @@ def view(image: np.ndarray, maps: list[np.ndarray], size: int | None, rng: np.ra
     img = np.asarray(img)
     if rng is not None and rng.random() < 0.5:
         img, labels = img[:, ::-1], [m[:, ::-1] for m in labels]
+    if rng is not None and look > 0:
+        img = random_look(np.ascontiguousarray(img), rng, look)
     return np.ascontiguousarray(img), [np.ascontiguousarray(m) for m in labels]
 
 
@@ -77,7 +87,8 @@ class SyntheticPairs(Dataset):
     Item: ``{"image": 3×S×S normalised, "mask": 1×S×S, "name", "subset": the kind of change or "authentic",
     "authentic": bool}``. ``train=False`` uses the whole photo (no crop, no flip) and ignores the epoch.
     ``delta_e_start`` with ``curriculum_epochs``: the visible-change range moves linearly from ``delta_e_start``
-    to ``cfg.delta_e`` over those epochs (strong first, subtle later).
+    to ``cfg.delta_e`` over those epochs (strong first, subtle later). ``photo_jitter``: training crops (and the
+    photos objects are pasted from) get a random global look of this strength before the change is made.
     """
 
     group_size = 2
@@ -94,6 +105,7 @@ class SyntheticPairs(Dataset):
         max_side: int = 512,
         delta_e_start: tuple[float, float] | None = None,
         curriculum_epochs: int = 0,
+        photo_jitter: float = 0.0,
     ) -> None:
         if not photos:
             raise ValueError("SyntheticPairs needs at least one photo")
@@ -101,7 +113,10 @@ class SyntheticPairs(Dataset):
             raise ValueError(f"authentic_share must be in [0, 1], got {authentic_share}")
         self.photos, self.length, self.size, self.train, self.seed = photos, length - length % 2, size, train, seed
         self.authentic_share, self.cfg = authentic_share, cfg or SynthConfig()
+        if not (math.isfinite(photo_jitter) and photo_jitter >= 0):
+            raise ValueError(f"photo_jitter must be a finite number >= 0, got {photo_jitter}")
         self.delta_e_start, self.curriculum_epochs = delta_e_start, curriculum_epochs
+        self.photo_jitter = float(photo_jitter) if train else 0.0
         self.cache, self.epoch = PhotoCache(photos, max_side), 0
         self._last: tuple[tuple, tuple] | None = None
 
@@ -128,7 +143,7 @@ class SyntheticPairs(Dataset):
             j, k = int(rng.integers(len(self.photos))), int(rng.integers(len(self.photos)))
             try:
                 photo, human, objects = self.cache[j]
-                image, maps = view(photo, human + objects, self.size, rng if self.train else None)
+                image, maps = view(photo, human + objects, self.size, rng if self.train else None, self.photo_jitter)
                 maps, objects = maps[: len(human)], maps[len(human) :]
                 ref_image, ref_maps, _ = self.cache[k]
             except ImageReadError as exc:  # a broken photo costs one draw, never the run
@@ -147,7 +162,7 @@ class SyntheticPairs(Dataset):
 
         def load() -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
             photo, human, objects = self.cache[k]
-            image, maps = view(photo, human + objects, self.size, rng if self.train else None)
+            image, maps = view(photo, human + objects, self.size, rng if self.train else None, self.photo_jitter)
             if image.shape[:2] != shape:
                 wh = (shape[1], shape[0])
                 image = np.asarray(Image.fromarray(image).resize(wh, Image.BILINEAR))
@@ -196,7 +211,7 @@ def build_synthetic(
     log.info("photos under %s: %s", photos_dir, report)
     train = [p for p in photos if p.split == "train"]
     test = [p for p in photos if p.split == "test"] or train
-    val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs")}
+    val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs", "photo_jitter")}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
         val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None)
     return (
