@@ -147,3 +147,42 @@ def test_calibration_benchmark_measures_reliability_and_operating_points(tmp_pat
     assert set(points[0.5]["per_set"]) == {"swap", "synth"} and "| 0.5 |" in done.stdout
     bad = subprocess.run([*cmd[:4], "--model", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "choose one of ['M']" in bad.stderr
+
+
+def test_score_parts_measures_each_part_of_the_image_score(tmp_path):
+    import importlib.util
+
+    from fakes import make_photos, tiny_model_file
+    from inharmony.cli.main import main
+
+    spec = importlib.util.spec_from_file_location("score_parts", ROOT / "benchmarks" / "score_parts.py")
+    score_parts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score_parts)
+    parts = {"score": 0.9, "verdict": 0.2, "candidate": 0.5, "candidate area": 0.1}
+    rows = [(True, {**parts, "score": 0.9}), (False, {**parts, "score": 0.1, "verdict": 0.8})]
+    result = score_parts.table({"a": rows, "b": [rows[0]]}, negatives=[rows[1], (True, parts)])
+    assert result["a"] == {
+        "composites": 1,
+        "authentic": 1,
+        "score": 1.0,
+        "verdict": 0.0,
+        "candidate": 0.5,
+        "candidate area": 0.5,
+    }
+    assert result["b"]["authentic"] == 1 and result["b"]["score"] == 1.0  # scored against --negatives
+
+    root = tmp_path / "ds"
+    assert (
+        main(["data", "synth", "--photos", str(make_photos(tmp_path / "p", n=5)), "--out", str(root), "--n", "6"]) == 0
+    )
+    out = tmp_path / "parts.json"
+    model = tiny_model_file(tmp_path, name="dirl_mobilenetv2_verdict")
+    cmd = [sys.executable, "benchmarks/score_parts.py", "--model", str(model), "--data", f"s={root}/manifest.csv"]
+    done = subprocess.run([*cmd, "--split", "all", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())["auroc"]["s"]
+    assert figures["composites"] == 6 and figures["authentic"] >= 3
+    assert all(0.0 <= figures[p] <= 1.0 for p in score_parts.PARTS)
+    plain = tiny_model_file(tmp_path / "plain", name="dirl_mobilenetv2")
+    done = subprocess.run([*cmd[:3], str(plain), *cmd[4:], "--split", "all"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and "no verdict head" in done.stderr

@@ -81,7 +81,8 @@ def iharmony4_items(root: Path, list_file: str | None) -> list[EvalItem]:
     return [EvalItem(s.name, s.subset, path=s.composite, mask_path=s.mask) for s in samples]
 
 
-def _load(item: EvalItem) -> tuple[Image.Image, np.ndarray | None]:
+def load_item(item: EvalItem) -> tuple[Image.Image, np.ndarray | None]:
+    """An item's RGB image and its mask in [0, 1] (None for an authentic photo); ValueError names a bad item."""
     image = Image.fromarray(item.image) if item.image is not None else read_image(item.path)
     if item.mask is not None:
         mask = item.mask.astype(np.float32) / 255.0
@@ -107,7 +108,7 @@ def evaluate_sets(predictor, model: str, sets: list[EvalSet], batch_size: int = 
         batch: list[tuple[EvalItem, np.ndarray, np.ndarray | None]] = []
         for item in items:
             try:
-                image, mask = _load(item)
+                image, mask = load_item(item)
                 batch.append((item, predictor.preprocess(image), mask))
             except ValueError as exc:
                 rows.append(
