@@ -44,13 +44,15 @@ def parts(predictor: Predictor, items: list, batch_size: int = 16) -> list[tuple
                 print(f"score_parts: skipped {item.name}: {exc}", file=sys.stderr)
         if not loaded:
             continue
-        maps = predictor._maps(np.stack([predictor.preprocess(image) for image, _ in loaded]), attention=False)
-        if maps["candidate"] is None:
-            raise SystemExit("score_parts: the model has no verdict head (no candidate map to take apart)")
-        for (_, mask), prob, cand in zip(loaded, maps["probability"], maps["candidate"]):
+        batch = np.stack([predictor.preprocess(image) for image, _ in loaded])
+        predictions = predictor.predict_batch(batch, [(predictor.size, predictor.size)] * len(loaded))
+        for (_, mask), pred in zip(loaded, predictions):
+            prob, cand = pred.low, pred.candidate_low
+            if cand is None:
+                raise SystemExit("score_parts: the model has no verdict head (no candidate map to take apart)")
             peak = np.unravel_index(np.argmax(cand), cand.shape)  # σ(verdict) = gated / candidate at any pixel
             values = {
-                "score": image_score(prob),
+                "score": pred.raw_score,
                 "verdict": float(prob[peak] / max(float(cand[peak]), 1e-6)),
                 "candidate": image_score(cand),
                 "candidate area": float((cand > 0.5).mean()),
