@@ -51,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
         "encoder_bn_frozen": None,
         # only the encoder's first N stages learn (encoder.stages.0 .. N-1; the rest stay frozen); null: all
         "encoder_stages": None,
+        # only the modules named here learn (e.g. [verdict_head, verdict_lowlevel]); the rest is frozen, its
+        # BatchNorm statistics included; null: everything the settings above leave learning
+        "trainable": None,
+        # the validation figure that picks best.safetensors: "IoU" (the localiser) or "auroc" (the image score)
+        "select": "IoU",
         "weight_decay": 1.0e-4,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,

@@ -2,7 +2,7 @@
 
 Each epoch's sample order and augmentations depend only on ``(seed, epoch, index)``, so a run resumed
 from ``last.pt`` (written atomically every epoch and every ``checkpoint_every`` steps) continues
-exactly where it stopped. The best model by validation IoU is saved as ``best.safetensors``.
+exactly where it stopped. The best model by validation IoU (or ``train.select``) is saved as ``best.safetensors``.
 
 With ``train.ema_decay`` (e.g. 0.999) an exponential moving average of the weights and BatchNorm statistics
 (torch's ``AveragedModel``) is kept beside the trained weights, saved in ``last.pt`` and is what validation
@@ -80,6 +80,7 @@ NEW_BRANCHES = (
     "colour_mapper.",
     "relative_head.",
     "relative_mix",
+    "verdict_lowlevel.",
 )  # may start from scratch
 
 
@@ -150,12 +151,20 @@ class Trainer:
             raise ValueError(f"train.encoder_bn_frozen: {cfg['model']['name']!r} has no 'encoder'")
         for k in encoder if self.freeze_encoder else []:
             named[k].requires_grad_(False)
+        # train.trainable: only the weights under these prefixes learn; every other module keeps its weights and
+        # its BatchNorm statistics (eval mode in fit()), e.g. the image-level answer on a frozen localiser
+        self.trainable = self.trainable_modules(t["trainable"], named)
+        if t["select"] not in ("IoU", "auroc"):
+            raise ValueError(f"train.select must be 'IoU' or 'auroc', got {t['select']!r}")
         rest = [p for k, p in named.items() if k not in fresh and k not in encoder and p.requires_grad]
         groups = [{"params": rest, "lr": t["lr"]}]
         if encoder and not self.freeze_encoder:
             groups.append({"params": [named[k] for k in encoder], "lr": t["lr"] * t["encoder_lr_mult"]})
         if fresh:
             groups.append({"params": [p for k, p in named.items() if k in fresh], "lr": t["lr"] * t["new_lr_mult"]})
+        if self.trainable:  # only what learns, in the groups that still hold any of it
+            groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+            groups = [g for g in groups if g["params"]]
         self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
@@ -285,6 +294,25 @@ class Trainer:
             self.ema.update_parameters(self.model)
         return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
 
+    def trainable_modules(self, prefixes: list[str] | None, named: dict[str, nn.Parameter]) -> list[nn.Module]:
+        """Freeze every weight outside ``prefixes`` (module names such as ``verdict_head``) and return the
+        modules that still learn; ``None``: nothing changes. Names that match no weight are refused."""
+        if prefixes is None:
+            return []
+        if isinstance(prefixes, str) or not prefixes:
+            raise ValueError(f"train.trainable must be a non-empty list of module names, got {prefixes!r}")
+        modules = dict(self.model.named_modules())
+        unknown = [p for p in prefixes if p not in modules or not any(k.startswith(p + ".") for k in named)]
+        if unknown:
+            raise ValueError(
+                f"train.trainable: {self.cfg['model']['name']!r} has no module with weights named {unknown}; "
+                f"top-level modules: {', '.join(n for n, _ in self.model.named_children())}"
+            )
+        for k, param in named.items():
+            if not k.startswith(tuple(p + "." for p in prefixes)):
+                param.requires_grad_(False)
+        return [modules[p] for p in prefixes]
+
     def validation_due(self, epoch_done: int) -> bool:
         t = self.cfg["train"]
         every = t["val_every_early"] if epoch_done < t["milestones"][0] else t["val_every"]
@@ -334,8 +362,9 @@ class Trainer:
             summary["auroc"] = auroc(seen["score_c"], seen["score_a"])
             # a verdict model's candidate region on composites (before the gate); the same as area_composite otherwise
             summary["area_candidate"] = float(np.median(seen["candidate"])) if seen["candidate"] else float("nan")
-            if summary["IoU"] > self.best_iou:
-                self.best_iou = summary["IoU"]
+            chosen = summary[self.cfg["train"]["select"]]  # best_iou holds the chosen figure's best
+            if chosen > self.best_iou:
+                self.best_iou = chosen
                 info = {"epoch": self.epoch, "val": summary, "run": str(self.run_dir), "size": self.cfg["data"]["size"]}
                 save_model(self.eval_model, self.run_dir / "best.safetensors", info=info)
             # the guard watches the localiser: a verdict head that is still unsure empties the gated mask, which
@@ -392,6 +421,10 @@ class Trainer:
                     self.model.encoder.eval()
                 for stage in self.frozen_stages:  # stages that do not learn keep theirs too
                     stage.eval()
+                if self.trainable:  # a frozen model in eval mode, the modules that learn in training mode
+                    self.model.eval()
+                    for module in self.trainable:
+                        module.train()
                 loader = self.loader(self.epoch, self.step_in_epoch)
                 sums, count, start = {"loss": 0.0, "det": 0.0, "att": 0.0}, 0, time.perf_counter()
                 bar = progress(

@@ -24,6 +24,13 @@ def masked_mean(features: Tensor, weight: Tensor) -> Tensor:
     return (features * weight).sum(dim=(2, 3)) / (weight.sum(dim=(2, 3)) + EPS)
 
 
+def candidate_stats(prob: Tensor) -> list[Tensor]:
+    """The candidate's confidence: the mean of its top 1 % probabilities and its mean probability, B×1 each."""
+    flat = prob.flatten(1)
+    k = max(1, flat.shape[1] // 100)
+    return [flat.topk(k, dim=1).values.mean(1, keepdim=True), flat.mean(1, keepdim=True)]
+
+
 def inside_outside(features: Tensor, prob: Tensor) -> Tensor:
     """[inside, outside, inside − outside] means of ``features`` under ``prob`` → B×3C."""
     inside, outside = masked_mean(features, prob), masked_mean(features, 1.0 - prob)
@@ -47,9 +54,7 @@ class VerdictHead(nn.Module):
 
     def forward(self, prob: Tensor, maps: list[Tensor]) -> Tensor:
         prob = prob.detach()
-        flat = prob.flatten(1)
-        k = max(1, flat.shape[1] // 100)
-        stats = [flat.topk(k, dim=1).values.mean(1, keepdim=True), flat.mean(1, keepdim=True)]
+        stats = candidate_stats(prob)
         pooled = [inside_outside(norm(m), prob) for norm, m in zip(self.norms, maps)]
         if self.contrast_only:  # [inside, outside, inside − outside] → [0, 0, inside − outside]
             pooled = [p * (torch.arange(p.shape[1], device=p.device) >= 2 * p.shape[1] // 3) for p in pooled]

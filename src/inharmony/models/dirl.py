@@ -14,6 +14,7 @@ from inharmony.layers.colour_mapping import ColourMapper
 from inharmony.layers.colour_unet import ColourUNet
 from inharmony.layers.relative import RelativeHead
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
+from inharmony.layers.verdict_lowlevel import LowLevelVerdict
 from inharmony.models.encoders import create_encoder
 
 
@@ -46,6 +47,7 @@ class DIRL(nn.Module):
         mapper: str = "none",
         flip_test: bool = False,
         relative: bool = False,
+        verdict_lowlevel: bool = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
@@ -56,7 +58,9 @@ class DIRL(nn.Module):
         front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
         answers (logits, verdict, attention), at twice the cost; training is unchanged. ``relative`` adds
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
-        logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0)."""
+        logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
+        ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
+        the candidate (:mod:`inharmony.layers.verdict_lowlevel`, last layer from 0)."""
         super().__init__()
         self.flip_test = bool(flip_test)
         for name, value, valid in (
@@ -69,6 +73,8 @@ class DIRL(nn.Module):
         ):
             if value not in valid:
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
+        if verdict_lowlevel and not verdict:
+            raise ValueError("DIRL verdict_lowlevel needs a verdict head (verdict=True)")
         if mapper == "ihdrnet":
             self.colour_mapper = ColourMapper()
         self.encoder = create_encoder(encoder, weights=encoder_weights)
@@ -108,6 +114,8 @@ class DIRL(nn.Module):
             self.verdict_head = VerdictHead(
                 (d, d, d) if hasattr(self, "colour_stream") else (d, d), contrast_only=verdict == "contrast"
             )
+        if verdict_lowlevel:
+            self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2))
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
         """Five fused maps F0..F4 (F0 is None when it is not built)."""
@@ -150,7 +158,8 @@ class DIRL(nn.Module):
         size = x.shape[-2:]
         if hasattr(self, "colour_mapper"):
             x = self.colour_mapper(x)
-        fused = self.fuse(self.encoder(x))
+        encoded = self.encoder(x)
+        fused = self.fuse(encoded)
         if self.mda is not None:
             refined, attention = zip(*(mda(f) for mda, f in zip(self.mda, fused)))
             attention = [F.interpolate(a, size=size, mode="bilinear", align_corners=False) for a in attention]
@@ -178,6 +187,8 @@ class DIRL(nn.Module):
             logits = logits + self.relative_mix * extra["relative_logits"]
         if hasattr(self, "verdict_head"):
             verdict = self.verdict_head(torch.sigmoid(logits), maps)
+            if hasattr(self, "verdict_lowlevel"):
+                verdict = verdict + self.verdict_lowlevel(torch.sigmoid(logits), x, list(encoded[:3]))
             return {
                 "logits": gated_logits(logits, verdict),
                 "mask_logits": logits,

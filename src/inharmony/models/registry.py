@@ -112,6 +112,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream", "verdict": "contrast"},
         "dirl_mobilenetv2_verdict whose verdict sees only region-minus-surroundings contrasts, not their content",
     ),
+    "dirl_mobilenetv2_verdict_lowlevel": (
+        {"colour": "stream", "verdict": True, "verdict_lowlevel": True},
+        "dirl_mobilenetv2_verdict whose verdict also weighs colour and early encoder maps in and around the region",
+    ),
     "dirl_mobilenetv2_plain_verdict": (
         {"verdict": True},
         "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
