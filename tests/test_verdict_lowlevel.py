@@ -152,3 +152,27 @@ def test_select_auroc_keeps_the_model_with_the_best_image_score(tmp_path):
     (tmp_path / "run" / "best.safetensors").unlink()
     trainer.validate()
     assert not (tmp_path / "run" / "best.safetensors").exists()
+
+
+def test_own_stages_start_as_the_encoders_and_learn_for_the_verdict_alone(tmp_path):
+    from inharmony.checkpoint import save_model
+    from inharmony.engine.trainer import warm_start
+
+    torch.manual_seed(4)
+    base = create_model("dirl_mobilenetv2_verdict").eval()
+    path = save_model(base, tmp_path / "base.safetensors")
+    model = create_model("dirl_mobilenetv2_verdict_lowlevel_own")
+    fresh = model.fill_fresh(warm_start(model, path))
+    assert fresh and not any(k.startswith("verdict_lowlevel.stages.") for k in fresh)  # copied, not fresh
+    own, encoder = model.verdict_lowlevel.stages.state_dict(), model.encoder.stages[:3].state_dict()
+    assert own.keys() == encoder.keys() and all(torch.equal(own[k], encoder[k]) for k in own)
+    model.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x)["verdict"], base(x)["verdict"])
+    torch.nn.init.normal_(model.verdict_lowlevel.mlp[-1].weight, std=0.5)
+    model.train()
+    norms = [m for m in model.verdict_lowlevel.stages.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms)  # statistics kept as copied
+    model(x)["verdict"].sum().backward()
+    assert model.verdict_lowlevel.stages[0][0][0].weight.grad.abs().sum() > 0

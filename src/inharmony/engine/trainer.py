@@ -112,6 +112,8 @@ class Trainer:
         torch.manual_seed(t["seed"])
         self.model = create_model(cfg["model"]["name"], encoder_weights=cfg["model"]["encoder_weights"])
         fresh = warm_start(self.model, cfg["model"]["init"]) if cfg["model"]["init"] else []
+        if fresh and hasattr(self.model, "fill_fresh"):  # e.g. the verdict's own copy of the encoder's first stages
+            fresh = self.model.fill_fresh(fresh)
         for prefix, path in (cfg["model"]["graft"] or {}).items():  # pretrained alone: not fresh any more
             grafted = set(graft_weights(self.model, resolve_model_path(path), prefix))
             log.info("grafted %d %s* weights from %s", len(grafted), prefix, path)

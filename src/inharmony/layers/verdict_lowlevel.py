@@ -10,6 +10,9 @@ continues across a boundary that an edit, not the scene, put there.
 
 Its last layer starts at zero, so a model warm-started from one without it answers exactly as before until the
 term has learned something; with the localiser frozen (``train.trainable``) only the image-level answer can move.
+Given ``stages`` (a copy of the encoder's first stages, see ``DIRL(verdict_lowlevel="own")``), the term computes
+its maps with them instead of taking the encoder's: low-level features that may learn colour for the verdict alone
+while the localiser's encoder stays as it is (their BatchNorm statistics stay as copied).
 """
 
 from __future__ import annotations
@@ -48,14 +51,31 @@ class LowLevelVerdict(nn.Module):
     """``forward(prob, x, maps)``: the candidate region (B×1×H×W probabilities, detached here), the model's input
     (B×3×H×W, ImageNet-normalised) and early encoder maps (channels as given) → B logits added to the verdict."""
 
-    def __init__(self, channels: tuple[int, ...], hidden: int = 64) -> None:
+    def __init__(self, channels: tuple[int, ...], hidden: int = 64, stages: nn.ModuleList | None = None) -> None:
         super().__init__()
+        self.stages = stages
         self.norms = nn.ModuleList(nn.BatchNorm2d(c) for c in channels)
         colour = 6
         width = 5 * (colour + sum(channels)) + 2 * colour + 2
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
+
+    def train(self, mode: bool = True) -> LowLevelVerdict:
+        super().train(mode)
+        if self.stages is not None:  # batches of 8: the copied statistics are steadier than the batch's
+            for module in self.stages.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """The maps of its own stages (each stage's output, in order)."""
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
 
     @staticmethod
     def pooled(features: Tensor, inside: Tensor, outside: Tensor, ring: Tensor) -> list[Tensor]:
@@ -64,6 +84,8 @@ class LowLevelVerdict(nn.Module):
 
     def forward(self, prob: Tensor, x: Tensor, maps: list[Tensor]) -> Tensor:
         prob = prob.detach()
+        if self.stages is not None:
+            maps = self.encode(x)
         inside, outside, ring = prob, 1.0 - prob, ring_around(prob)
         colour = colour_evidence(x)
         spread = [masked_std(colour, inside) - masked_std(colour, w) for w in (outside, ring)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -47,7 +48,7 @@ class DIRL(nn.Module):
         mapper: str = "none",
         flip_test: bool = False,
         relative: bool = False,
-        verdict_lowlevel: bool = False,
+        verdict_lowlevel: bool | str = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
@@ -60,7 +61,8 @@ class DIRL(nn.Module):
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
         ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
-        the candidate (:mod:`inharmony.layers.verdict_lowlevel`, last layer from 0)."""
+        the candidate (:mod:`inharmony.layers.verdict_lowlevel`, last layer from 0); ``"own"``: computed by a copy
+        of the encoder's first three stages that learns for the verdict alone."""
         super().__init__()
         self.flip_test = bool(flip_test)
         for name, value, valid in (
@@ -70,6 +72,7 @@ class DIRL(nn.Module):
             ("colour", colour, ("none", "stream", "stream+unet")),
             ("mapper", mapper, ("none", "ihdrnet")),
             ("verdict", verdict, (False, True, "contrast")),
+            ("verdict_lowlevel", verdict_lowlevel, (False, True, "own")),
         ):
             if value not in valid:
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
@@ -115,7 +118,20 @@ class DIRL(nn.Module):
                 (d, d, d) if hasattr(self, "colour_stream") else (d, d), contrast_only=verdict == "contrast"
             )
         if verdict_lowlevel:
-            self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2))
+            if verdict_lowlevel == "own" and not hasattr(self.encoder, "stages"):
+                raise ValueError(f"DIRL verdict_lowlevel='own' needs an encoder with stages, not {encoder!r}")
+            own = copy.deepcopy(self.encoder.stages[:3]) if verdict_lowlevel == "own" else None
+            self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2), stages=own)
+
+    def fill_fresh(self, fresh: list[str]) -> list[str]:
+        """After a warm start that left ``fresh`` weights at their initial values: copy the encoder's first stages
+        into the verdict's own copy of them when the start had none; returns the weights still fresh."""
+        low = getattr(self, "verdict_lowlevel", None)
+        prefix = "verdict_lowlevel.stages."
+        if low is None or low.stages is None or not any(k.startswith(prefix) for k in fresh):
+            return fresh
+        low.stages.load_state_dict(self.encoder.stages[:3].state_dict())
+        return [k for k in fresh if not k.startswith(prefix)]
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
         """Five fused maps F0..F4 (F0 is None when it is not built)."""

@@ -116,6 +116,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream", "verdict": True, "verdict_lowlevel": True},
         "dirl_mobilenetv2_verdict whose verdict also weighs colour and early encoder maps in and around the region",
     ),
+    "dirl_mobilenetv2_verdict_lowlevel_own": (
+        {"colour": "stream", "verdict": True, "verdict_lowlevel": "own"},
+        "dirl_mobilenetv2_verdict_lowlevel whose early maps come from its own copy of the first encoder stages",
+    ),
     "dirl_mobilenetv2_plain_verdict": (
         {"verdict": True},
         "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
