@@ -14,6 +14,11 @@ that scores composites against their own authentic twins of a synthetic test set
 The region is either the model's candidate map or, as an upper bound, the true mask. The model's own verdict
 is scored on the same images for comparison.
 
+The same classifiers also read the model's *deep* evidence: the feature maps its verdict head pools (fused
+decoder features and the colour stream), pooled inside, outside and in a ring around the candidate or the true
+mask. With the true mask this bounds what any verdict on these features could do if it knew where to look:
+near the verdict's own figure, the features are what limits it; far above it, the candidate map.
+
     python benchmarks/verdict_cues.py [--model default] [--data data/synth_v2] \
         [--out benchmarks/results/verdict_cues.json]
 """
@@ -81,6 +86,19 @@ def colour_cues(x: Tensor, prob: Tensor, scale: int = 4, ring: int = 9) -> Tenso
     return torch.cat([region - outside, region - ring_stats], dim=1)
 
 
+def deep_cues(maps: list[Tensor], prob: Tensor, ring: int = 9) -> Tensor:
+    """The verdict head's feature maps pooled under B×1×H×W weights: [inside, outside, inside − outside] of each
+    (``inside_outside``), then the inside − ring difference → B×4ΣC."""
+    from inharmony.layers.verdict_head import inside_outside, masked_mean
+
+    size = maps[0].shape[-2:]
+    inside = F.interpolate(prob.detach(), size=size, mode="bilinear", align_corners=False)
+    around = (F.max_pool2d(inside, ring, stride=1, padding=ring // 2) - inside).clamp_min(0.0)
+    parts = [inside_outside(m, inside) for m in maps]
+    parts += [masked_mean(m, inside) - masked_mean(m, around) for m in maps]
+    return torch.cat(parts, dim=1)
+
+
 def load(path: Path, size: int, mask: bool = False) -> np.ndarray:
     image = Image.open(path).convert("L" if mask else "RGB")
     return np.asarray(image.resize((size, size), Image.NEAREST if mask else Image.BILINEAR))
@@ -107,7 +125,10 @@ def main() -> None:
     rows = list(csv.DictReader(open(root / "manifest.csv", newline="")))
     model = load_model(resolve_model_path(args.model, "torch")).float().eval()
     size = int(model.model_info.get("size", 160))
-    found = {"candidate": [], "true mask": []}
+    found = {"candidate": [], "true mask": [], "deep on candidate": [], "deep on true mask": []}
+    pooled: list[list[Tensor]] = []  # the maps the verdict head is given, per forward pass
+    model.verdict_head.register_forward_hook(lambda module, inputs, output: pooled.append(inputs[1]))
+    model.flip_test = False  # one pass: the hook sees the maps of this image only
     verdicts, labels, groups, delta_e = [], [], [], []
     with torch.no_grad():
         for i, row in enumerate(rows):
@@ -115,8 +136,12 @@ def main() -> None:
             for path, label in ((row["composite"], 1), (row["real"], 0)):
                 x = normalize(to_tensor(load(root / path, size)))[None]
                 out = model(x)
-                found["candidate"].append(colour_cues(x, torch.sigmoid(out["mask_logits"]))[0].numpy())
+                candidate = torch.sigmoid(out["mask_logits"])
+                found["candidate"].append(colour_cues(x, candidate)[0].numpy())
                 found["true mask"].append(colour_cues(x, truth)[0].numpy())
+                maps = pooled.pop()
+                found["deep on candidate"].append(deep_cues(maps, candidate)[0].numpy())
+                found["deep on true mask"].append(deep_cues(maps, truth)[0].numpy())
                 verdicts.append(out["verdict"].item())
                 labels.append(label)
                 groups.append(i)
@@ -132,12 +157,12 @@ def main() -> None:
     for region, features in found.items():
         features = np.array(features)
         for kind in ("linear", "boosted"):
-            result[f"cues on {region}, {kind}"] = round(auroc_cv(features, labels, groups, kind), 3)
+            name = f"{region}, {kind}" if region.startswith("deep") else f"cues on {region}, {kind}"
+            result[name] = round(auroc_cv(features, labels, groups, kind), 3)
     for lo, hi in ((0, 10), (10, 20), (20, 1000)):
         keep = (delta_e >= lo) & (delta_e < hi)
-        result[f"verdict AUROC, dE {lo}-{hi} ({keep.sum() // 2} pairs)"] = round(
-            float(roc_auc_score(labels[keep], verdicts[keep])), 3
-        )
+        band = f"verdict AUROC, dE {lo}-{hi} ({keep.sum() // 2} pairs)"
+        result[band] = round(float(roc_auc_score(labels[keep], verdicts[keep])), 3) if keep.any() else None
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

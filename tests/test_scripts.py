@@ -186,3 +186,38 @@ def test_score_parts_measures_each_part_of_the_image_score(tmp_path):
     plain = tiny_model_file(tmp_path / "plain", name="dirl_mobilenetv2")
     done = subprocess.run([*cmd[:3], str(plain), *cmd[4:], "--split", "all"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "no verdict head" in done.stderr
+
+
+def test_verdict_cues_pools_deep_features_and_scores_every_region(tmp_path):
+    import importlib.util
+
+    import torch
+
+    from fakes import make_photos, tiny_model_file
+    from inharmony.cli.main import main
+
+    spec = importlib.util.spec_from_file_location("verdict_cues", ROOT / "benchmarks" / "verdict_cues.py")
+    cues = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cues)
+    maps = [torch.zeros(1, 2, 16, 16)]
+    maps[0][:, 0, 4:10, 4:10] = 1.0  # channel 0 differs inside the region only
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., 8:20, 8:20] = 1.0
+    pooled = cues.deep_cues(maps, region, ring=3)[0]  # [inside(2), outside(2), in − out(2), in − ring(2)]
+    assert pooled.shape == (8,)
+    assert torch.allclose(pooled[[0, 2, 4, 6]], torch.tensor([1.0, 0.0, 1.0, 1.0]), atol=1e-5)
+    assert torch.allclose(pooled[[1, 3, 5, 7]], torch.zeros(4), atol=1e-6)
+
+    root = tmp_path / "ds"
+    photos = make_photos(tmp_path / "p", n=6, noise=4.0)
+    assert main(["data", "synth", "--photos", str(photos), "--out", str(root), "--n", "6"]) == 0
+    model = tiny_model_file(tmp_path, name="dirl_mobilenetv2_verdict")
+    out = tmp_path / "cues.json"
+    cmd = [sys.executable, "benchmarks/verdict_cues.py", "--model", str(model), "--data", str(root), "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["pairs"] == 6
+    for region in ("cues on candidate", "cues on true mask", "deep on candidate", "deep on true mask"):
+        for kind in ("linear", "boosted"):
+            assert 0.0 <= result[f"{region}, {kind}"] <= 1.0
