@@ -100,3 +100,38 @@ def assert_onnx_parity(model, folder: Path, name: str, size: int = 64) -> None:
         want = torch.sigmoid(model(x)["logits"])
     got = torch.sigmoid(OnnxModule(Path(folder) / f"{name}.onnx")(x)["logits"])
     assert torch.allclose(got, want, atol=1e-3)
+
+
+def warm_started(folder: Path, source: str, target: str, seed: int = 0):
+    """A fresh ``source`` model (eval mode), saved, and a ``target`` model warm-started from it:
+    returns (source, target, the target's weights the start left fresh)."""
+    import torch
+
+    from inharmony.checkpoint import save_model
+    from inharmony.engine.trainer import warm_start
+    from inharmony.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(source).eval()
+    path = save_model(model, Path(folder) / f"{source}.safetensors")
+    started = create_model(target)
+    fresh = warm_start(started, path)
+    return model, started, fresh
+
+
+def fit_and_score(head, batch, steps: int = 150, lr: float = 1e-2) -> float:
+    """Train ``head`` with Adam on ``batch()`` → (inputs…, labels) by binary cross-entropy on ``head(*inputs)``
+    logits, then return its accuracy on a fresh ``batch(400)``."""
+    import torch
+
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    for _ in range(steps):
+        *inputs, label = batch()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(*inputs), label)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+    *inputs, label = batch(400)
+    with torch.no_grad():
+        return float(((head(*inputs) > 0).float() == label).float().mean())

@@ -43,14 +43,9 @@ def test_statistics_ignore_a_global_cast_and_see_a_local_one():
 
 
 def test_warm_start_from_the_verdict_model_keeps_its_answer(tmp_path):
-    from inharmony.checkpoint import save_model
-    from inharmony.engine.trainer import warm_start
+    from fakes import warm_started
 
-    torch.manual_seed(0)
-    source = create_model("dirl_mobilenetv2_verdict").eval()
-    path = save_model(source, tmp_path / "v.safetensors")
-    target = create_model("dirl_mobilenetv2_verdict_unet")
-    fresh = warm_start(target, path)
+    source, target, fresh = warm_started(tmp_path, "dirl_mobilenetv2_verdict", "dirl_mobilenetv2_verdict_unet")
     assert fresh and all(k.startswith(("colour_unet.", "colour_unet_head.", "colour_unet_mix")) for k in fresh)
     target.eval()
     x = torch.randn(2, 3, 64, 64)

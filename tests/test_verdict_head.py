@@ -4,6 +4,7 @@ learn an inside-vs-outside colour difference, warm start from a model without it
 import pytest
 import torch
 
+from fakes import fit_and_score, warm_started
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.losses import DIRLLoss
 from inharmony.models import create_model
@@ -137,32 +138,14 @@ def test_verdict_head_learns_an_inside_outside_difference():
         label = (torch.arange(n) % 2).float()
         shift = torch.randn(n, 4, 1, 1).sign() * 1.0
         feats = feats + prob * shift * label.view(n, 1, 1, 1)
-        return prob, feats, label
+        return prob, [feats], label
 
     head = VerdictHead((4,), hidden=16)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(150):
-        prob, feats, label = batch()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(prob, [feats]), label)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    head.eval()
-    prob, feats, label = batch(400)
-    with torch.no_grad():
-        accuracy = ((head(prob, [feats]) > 0).float() == label).float().mean()
-    assert accuracy > 0.95
+    assert fit_and_score(head, batch) > 0.95
 
 
 def test_warm_start_from_a_model_without_the_head(tmp_path):
-    from inharmony.checkpoint import save_model
-    from inharmony.engine.trainer import warm_start
-
-    torch.manual_seed(1)
-    colour = create_model("dirl_mobilenetv2_colour")
-    path = save_model(colour, tmp_path / "colour.safetensors")
-    target = create_model("dirl_mobilenetv2_verdict")
-    fresh = warm_start(target, path)
+    colour, target, fresh = warm_started(tmp_path, "dirl_mobilenetv2_colour", "dirl_mobilenetv2_verdict", seed=1)
     assert fresh and all(k.startswith("verdict_head.") for k in fresh)
     assert torch.equal(target.colour_stream.body[0][0].weight, colour.colour_stream.body[0][0].weight)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from fakes import fit_and_score, warm_started
 from inharmony.layers.verdict_lowlevel import LowLevelVerdict, masked_std, ring_around
 from inharmony.models import create_model
 
@@ -30,14 +31,7 @@ def test_masked_std_matches_numpy():
 
 
 def test_warm_started_model_answers_as_before(tmp_path):
-    from inharmony.checkpoint import save_model
-    from inharmony.engine.trainer import warm_start
-
-    torch.manual_seed(2)
-    base = create_model("dirl_mobilenetv2_verdict").eval()
-    path = save_model(base, tmp_path / "base.safetensors")
-    model = create_model("dirl_mobilenetv2_verdict_lowlevel")
-    fresh = warm_start(model, path)
+    base, model, fresh = warm_started(tmp_path, "dirl_mobilenetv2_verdict", "dirl_mobilenetv2_verdict_lowlevel", 2)
     assert fresh and all(k.startswith("verdict_lowlevel.") for k in fresh)
     model.eval()
     x = torch.randn(2, 3, 64, 64)
@@ -64,33 +58,20 @@ def test_lowlevel_term_learns_a_colour_shift_inside_the_candidate():
             prob[i, :, r : r + 12, c : c + 12] = 1.0
             if label[i]:
                 x[i, :, r : r + 12, c : c + 12] += torch.tensor([0.8, -0.6, 0.4]).view(3, 1, 1) * torch.randn(())
-        return prob, x, label
+        return prob, x, [], label
 
     head = LowLevelVerdict(channels=(), hidden=16)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(150):
-        prob, x, label = batch()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(prob, x, []), label)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    head.eval()
-    prob, x, label = batch(400)
-    with torch.no_grad():
-        accuracy = ((head(prob, x, []) > 0).float() == label).float().mean()
-    assert accuracy > 0.9
+    assert fit_and_score(head, batch) > 0.9
 
 
 def test_onnx_export_keeps_the_lowlevel_term(tmp_path):
     pytest.importorskip("onnxruntime")
-    from inharmony.checkpoint import save_model
-    from inharmony.cli.main import main
+    from fakes import assert_onnx_parity
 
     torch.manual_seed(3)
     model = create_model("dirl_mobilenetv2_verdict_lowlevel").eval()
     torch.nn.init.normal_(model.verdict_lowlevel.mlp[-1].weight, std=0.5)  # a term that moves the answer
-    path = save_model(model, tmp_path / "l.safetensors", info={"size": 64})
-    assert main(["export", "--model", str(path), "--out", str(tmp_path / "l.onnx"), "--check"]) == 0
+    assert_onnx_parity(model, tmp_path, "lowlevel")
 
 
 def _trainer(tmp_path, *overrides):
@@ -155,14 +136,8 @@ def test_select_auroc_keeps_the_model_with_the_best_image_score(tmp_path):
 
 
 def test_own_stages_start_as_the_encoders_and_learn_for_the_verdict_alone(tmp_path):
-    from inharmony.checkpoint import save_model
-    from inharmony.engine.trainer import warm_start
-
-    torch.manual_seed(4)
-    base = create_model("dirl_mobilenetv2_verdict").eval()
-    path = save_model(base, tmp_path / "base.safetensors")
-    model = create_model("dirl_mobilenetv2_verdict_lowlevel_own")
-    fresh = model.fill_fresh(warm_start(model, path))
+    base, model, fresh = warm_started(tmp_path, "dirl_mobilenetv2_verdict", "dirl_mobilenetv2_verdict_lowlevel_own", 4)
+    fresh = model.fill_fresh(fresh)
     assert fresh and not any(k.startswith("verdict_lowlevel.stages.") for k in fresh)  # copied, not fresh
     own, encoder = model.verdict_lowlevel.stages.state_dict(), model.encoder.stages[:3].state_dict()
     assert own.keys() == encoder.keys() and all(torch.equal(own[k], encoder[k]) for k in own)
