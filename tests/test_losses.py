@@ -64,3 +64,33 @@ def test_dirl_loss_weights_attention():
     assert one["att"].item() > 0
     assert ten["loss"].item() == pytest.approx(one["det"].item() + 10 * one["att"].item(), rel=1e-5)
     assert none["loss"].item() == pytest.approx(one["det"].item(), rel=1e-6)
+
+
+def test_region_targets_ask_each_in_place_twin_about_its_composites_region():
+    from inharmony.losses import region_targets
+
+    mask = torch.zeros(6, 1, 4, 4)
+    mask[0, :, 0:2, 0:2] = 1  # pair 0: composite first, its twin second
+    mask[3, :, 2:4, 2:4] = 1  # pair 1: twin first, composite second
+    mask[4, :, 1:3, 1:3] = 1  # pair 2: a pasted object and its donor photo (other content)
+    regions, labels, valid = region_targets(mask, torch.tensor([0, 0, 1, 1, -1, -1]))
+    assert labels.tolist() == [1, 0, 0, 1, 1, 0]
+    assert valid.tolist() == [True, True, True, True, True, False]  # the donor has no region to be asked about
+    assert torch.equal(regions[1], mask[0]) and torch.equal(regions[2], mask[3])
+    assert torch.equal(regions[[0, 3, 4]], mask[[0, 3, 4]]) and regions[5].sum() == 0
+
+
+def test_region_verdict_loss_teaches_the_head_and_the_features_it_pools():
+    from inharmony.layers.verdict_head import VerdictHead
+    from inharmony.losses import region_verdict_loss
+
+    torch.manual_seed(0)
+    head = VerdictHead((4,), hidden=8)
+    maps = [torch.randn(4, 4, 8, 8, requires_grad=True)]
+    mask = torch.zeros(4, 1, 16, 16)
+    mask[0, :, 2:8, 2:8] = 1
+    mask[2, :, 8:14, 4:12] = 1
+    loss = region_verdict_loss(head, maps, mask, torch.tensor([0, 0, 1, 1]))
+    loss.backward()
+    assert loss > 0 and maps[0].grad.abs().sum() > 0 and head.mlp[0].weight.grad.abs().sum() > 0
+    assert region_verdict_loss(head, maps, torch.zeros(4, 1, 16, 16), torch.tensor([0, 0, 1, 1])) == 0

@@ -151,3 +151,14 @@ def test_own_stages_start_as_the_encoders_and_learn_for_the_verdict_alone(tmp_pa
     assert norms and not any(m.training for m in norms)  # statistics kept as copied
     model(x)["verdict"].sum().backward()
     assert model.verdict_lowlevel.stages[0][0][0].weight.grad.abs().sum() > 0
+
+
+def test_region_verdict_term_trains_and_is_logged(tmp_path):
+    import json
+
+    trainer = _trainer(tmp_path, "model.name=dirl_mobilenetv2_verdict", "loss.region_verdict=1.0")
+    trainer.fit()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows and "region" in rows[-1] and rows[-1]["region"] > 0
+    with pytest.raises(ValueError, match="has no verdict head"):
+        _trainer(tmp_path / "plain", "model.name=dirl_mobilenetv2", "loss.region_verdict=1.0")

@@ -189,3 +189,31 @@ def dense_pair_loss(mask_logits: Tensor, mask: Tensor, content: Tensor) -> Tenso
     gap = F.softplus(twin[valid] - composite[valid])
     region = region[valid].float()
     return ((gap * region).flatten(1).sum(1) / region.flatten(1).sum(1).clamp_min(1.0)).mean()
+
+
+def region_targets(mask: Tensor, content: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Where the verdict is asked about the *true* region: every composite's own mask (label 1), and each authentic
+    twin of an in-place pair (same ``content`` id ≥ 0 as its composite) the composite's mask, the same pixels left
+    unchanged (label 0). Returns (B×1×H×W regions, B labels, B bools: which samples take part)."""
+    keep = has_region(mask)
+    regions, labels, valid = mask.clone(), keep.float(), keep.clone()
+    n = mask.shape[0] // 2 * 2
+    if n:
+        ids, k = as_pairs(content), as_pairs(keep)
+        paired = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (k[:, 0] != k[:, 1])
+        swapped = as_pairs(mask).flip(1).reshape(n, *mask.shape[1:])  # each sample gets its partner's mask
+        twin = ~keep[:n] & paired.repeat_interleave(2)
+        regions[:n][twin] = swapped[twin]
+        valid[:n] |= twin
+    return regions, labels, valid
+
+
+def region_verdict_loss(head, maps: list[Tensor], mask: Tensor, content: Tensor) -> Tensor:
+    """BCE of the verdict head asked about the true region instead of the localiser's candidate
+    (:func:`region_targets`): a signal that trains the features the head pools to carry the change *where it was
+    made*, composite against its own unchanged twin; 0 when no sample takes part."""
+    regions, labels, valid = region_targets(mask, content.to(mask.device))
+    if not bool(valid.any()):
+        return mask.new_zeros(())
+    logits = head(regions[valid], [m[valid] for m in maps])
+    return F.binary_cross_entropy_with_logits(logits.float(), labels[valid])

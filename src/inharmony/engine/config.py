@@ -79,7 +79,16 @@ DEFAULTS: dict[str, Any] = {
     },
     # verdict: models with a verdict head; pair: its ranking of each composite above its own authentic twin
     # dense_pair: the localiser's per-pixel ranking of each composite above its twin of the same content
-    "loss": {"lambda_att": 1.0, "ssim": 1.0, "iou": 1.0, "verdict": 1.0, "pair": 0.0, "dense_pair": 0.0},
+    # region_verdict: the verdict head also asked about the true region (each in-place twin about its composite's)
+    "loss": {
+        "lambda_att": 1.0,
+        "ssim": 1.0,
+        "iou": 1.0,
+        "verdict": 1.0,
+        "pair": 0.0,
+        "dense_pair": 0.0,
+        "region_verdict": 0.0,
+    },
     "output": {"dir": "runs", "name": "dirl"},
 }
 

@@ -33,7 +33,7 @@ from inharmony.engine.evaluate import evaluate
 from inharmony.engine.state_files import load_state_files, save_state_files
 from inharmony.fileio import write_text_atomic
 from inharmony.inference.predictor import resolve_model_path
-from inharmony.losses import DIRLLoss
+from inharmony.losses import DIRLLoss, region_verdict_loss
 from inharmony.models import create_model
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ class Trainer:
         # train.trainable: only the weights under these prefixes learn; every other module keeps its weights and
         # its BatchNorm statistics (eval mode in fit()), e.g. the image-level answer on a frozen localiser
         self.trainable = self.trainable_modules(t["trainable"], named)
+        if cfg["loss"]["region_verdict"] and not hasattr(self.model, "verdict_head"):
+            raise ValueError(f"loss.region_verdict: {cfg['model']['name']!r} has no verdict head")
         if t["select"] not in ("IoU", "auroc"):
             raise ValueError(f"train.select must be 'IoU' or 'auroc', got {t['select']!r}")
         rest = [p for k, p in named.items() if k not in fresh and k not in encoder and p.requires_grad]
@@ -279,6 +281,15 @@ class Trainer:
         # synthetic pairs name which composite and twin show the same content (loss.dense_pair)
         extra = {"content": batch["content"]} if "content" in batch else {}
         losses = self.criterion(out, m, **extra)
+        weight = self.cfg["loss"]["region_verdict"]
+        if weight:  # the verdict head asked about the true region (checked in __init__: a model with the head)
+            if "content" not in batch:
+                raise TrainingError(
+                    "loss.region_verdict needs synthetic pairs with 'content' ids (data.kind: synthetic)"
+                )
+            region = region_verdict_loss(self.model.verdict_head, out["verdict_maps"], m, batch["content"])
+            losses["loss"] = losses["loss"] + weight * region
+            losses["region"] = region.detach()
         if not torch.isfinite(losses["loss"]):
             raise TrainingError(
                 f"loss became {losses['loss'].item()} at epoch {self.epoch}, step {self.global_step}; "

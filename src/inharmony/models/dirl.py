@@ -205,6 +205,8 @@ class DIRL(nn.Module):
             verdict = self.verdict_head(torch.sigmoid(logits), maps)
             if hasattr(self, "verdict_lowlevel"):
                 verdict = verdict + self.verdict_lowlevel(torch.sigmoid(logits), x, list(encoded[:3]))
+            if self.training:  # the maps the head pooled, for a loss that asks it about the true region
+                extra["verdict_maps"] = maps
             return {
                 "logits": gated_logits(logits, verdict),
                 "mask_logits": logits,
