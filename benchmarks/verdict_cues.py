@@ -19,7 +19,7 @@ decoder features and the colour stream), pooled inside, outside and in a ring ar
 mask. With the true mask this bounds what any verdict on these features could do if it knew where to look:
 near the verdict's own figure, the features are what limits it; far above it, the candidate map.
 
-    python benchmarks/verdict_cues.py [--model default] [--data data/synth_v2] \
+    python benchmarks/verdict_cues.py [--model default] [--data data/synth_v2] [--split all|train|test] \
         [--out benchmarks/results/verdict_cues.json]
 """
 
@@ -99,6 +99,13 @@ def deep_cues(maps: list[Tensor], prob: Tensor, ring: int = 9) -> Tensor:
     return torch.cat(parts, dim=1)
 
 
+def photo_groups(rows: list[dict]) -> list[int]:
+    """A cross-validation group per manifest row, one per source photo (``photo`` column; each row its own
+    without it): a photo's pairs share their content and nearly their twin, so one fold must hold them all."""
+    ids: dict = {}
+    return [ids.setdefault(row.get("photo") or f"row {i}", len(ids)) for i, row in enumerate(rows)]
+
+
 def load(path: Path, size: int, mask: bool = False) -> np.ndarray:
     image = Image.open(path).convert("L" if mask else "RGB")
     return np.asarray(image.resize((size, size), Image.NEAREST if mask else Image.BILINEAR))
@@ -120,9 +127,16 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--data", default="data/synth_v2")
     parser.add_argument("--out", default="benchmarks/results/verdict_cues.json")
+    parser.add_argument(
+        "--split",
+        choices=("all", "train", "test"),
+        default="all",
+        help="the manifest rows to use (test: held-out photos)",
+    )
     args = parser.parse_args()
     root = Path(args.data)
     rows = list(csv.DictReader(open(root / "manifest.csv", newline="")))
+    rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
     model = load_model(resolve_model_path(args.model, "torch")).float().eval()
     size = int(model.model_info.get("size", 160))
     found = {"candidate": [], "true mask": [], "deep on candidate": [], "deep on true mask": []}
@@ -130,6 +144,7 @@ def main() -> None:
     model.verdict_head.register_forward_hook(lambda module, inputs, output: pooled.append(inputs[1]))
     model.flip_test = False  # one pass: the hook sees the maps of this image only
     verdicts, labels, groups, delta_e = [], [], [], []
+    group = photo_groups(rows)
     with torch.no_grad():
         for i, row in enumerate(rows):
             truth = torch.from_numpy(load(root / row["mask"], size, mask=True) > 127).float()[None, None]
@@ -144,12 +159,13 @@ def main() -> None:
                 found["deep on true mask"].append(deep_cues(maps, truth)[0].numpy())
                 verdicts.append(out["verdict"].item())
                 labels.append(label)
-                groups.append(i)
+                groups.append(group[i])
                 delta_e.append(float(row["delta_e"]))
     labels, groups, delta_e, verdicts = map(np.array, (labels, groups, delta_e, verdicts))
     result = {
         "model": args.model,
         "data": str(root),
+        "split": args.split,
         "pairs": len(rows),
         "size": size,
         "verdict AUROC": round(float(roc_auc_score(labels, verdicts)), 3),

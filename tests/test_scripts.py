@@ -207,6 +207,8 @@ def test_verdict_cues_pools_deep_features_and_scores_every_region(tmp_path):
     assert pooled.shape == (8,)
     assert torch.allclose(pooled[[0, 2, 4, 6]], torch.tensor([1.0, 0.0, 1.0, 1.0]), atol=1e-5)
     assert torch.allclose(pooled[[1, 3, 5, 7]], torch.zeros(4), atol=1e-6)
+    rows = [{"photo": "a.jpg"}, {"photo": "b.jpg"}, {"photo": "a.jpg"}, {}, {}]
+    assert cues.photo_groups(rows) == [0, 1, 0, 2, 3]  # a photo's pairs in one fold, rows without a photo alone
 
     root = tmp_path / "ds"
     photos = make_photos(tmp_path / "p", n=6, noise=4.0)
