@@ -118,7 +118,10 @@ def auroc_cv(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, kind:
         clf, method = LogisticRegression(max_iter=2000), "decision_function"
     else:
         clf, method = HistGradientBoostingClassifier(max_iter=200, random_state=0), "predict_proba"
-    scores = cross_val_predict(clf, features, labels, groups=groups, cv=GroupKFold(5), method=method)
+    folds = min(5, len(set(groups.tolist())))
+    if folds < 2:
+        raise SystemExit("verdict_cues: the pairs come from fewer than 2 photos; cross-validation needs more")
+    scores = cross_val_predict(clf, features, labels, groups=groups, cv=GroupKFold(folds), method=method)
     return float(roc_auc_score(labels, scores if scores.ndim == 1 else scores[:, 1]))
 
 
