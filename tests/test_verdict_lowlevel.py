@@ -138,8 +138,8 @@ def test_select_auroc_keeps_the_model_with_the_best_image_score(tmp_path):
 def test_own_stages_start_as_the_encoders_and_learn_for_the_verdict_alone(tmp_path):
     base, model, fresh = warm_started(tmp_path, "dirl_mobilenetv2_verdict", "dirl_mobilenetv2_verdict_lowlevel_own", 4)
     fresh = model.fill_fresh(fresh)
-    assert fresh and not any(k.startswith("verdict_lowlevel.stages.") for k in fresh)  # copied, not fresh
-    own, encoder = model.verdict_lowlevel.stages.state_dict(), model.encoder.stages[:3].state_dict()
+    assert fresh and not any(k.startswith("verdict_lowlevel.encoder.") for k in fresh)  # copied, not fresh
+    own, encoder = model.verdict_lowlevel.encoder.stages.state_dict(), model.encoder.stages[:3].state_dict()
     assert own.keys() == encoder.keys() and all(torch.equal(own[k], encoder[k]) for k in own)
     model.eval()
     x = torch.randn(2, 3, 64, 64)
@@ -147,10 +147,10 @@ def test_own_stages_start_as_the_encoders_and_learn_for_the_verdict_alone(tmp_pa
         assert torch.equal(model(x)["verdict"], base(x)["verdict"])
     torch.nn.init.normal_(model.verdict_lowlevel.mlp[-1].weight, std=0.5)
     model.train()
-    norms = [m for m in model.verdict_lowlevel.stages.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    norms = [m for m in model.verdict_lowlevel.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and not any(m.training for m in norms)  # statistics kept as copied
     model(x)["verdict"].sum().backward()
-    assert model.verdict_lowlevel.stages[0][0][0].weight.grad.abs().sum() > 0
+    assert model.verdict_lowlevel.encoder.stages[0][0][0].weight.grad.abs().sum() > 0
 
 
 def test_region_verdict_term_trains_and_is_logged(tmp_path):

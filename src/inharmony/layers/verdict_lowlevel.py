@@ -10,9 +10,9 @@ continues across a boundary that an edit, not the scene, put there.
 
 Its last layer starts at zero, so a model warm-started from one without it answers exactly as before until the
 term has learned something; with the localiser frozen (``train.trainable``) only the image-level answer can move.
-Given ``stages`` (a copy of the encoder's first stages, see ``DIRL(verdict_lowlevel="own")``), the term computes
-its maps with them instead of taking the encoder's: low-level features that may learn colour for the verdict alone
-while the localiser's encoder stays as it is (their BatchNorm statistics stay as copied).
+Given ``encoder`` (a copy of the model's encoder cut after its first stages, see ``DIRL(verdict_lowlevel="own")``),
+the term computes its maps with it instead of taking the encoder's: low-level features that may learn colour for
+the verdict alone while the localiser's encoder stays as it is (their BatchNorm statistics stay as copied).
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ class LowLevelVerdict(nn.Module):
     """``forward(prob, x, maps)``: the candidate region (B×1×H×W probabilities, detached here), the model's input
     (B×3×H×W, ImageNet-normalised) and early encoder maps (channels as given) → B logits added to the verdict."""
 
-    def __init__(self, channels: tuple[int, ...], hidden: int = 64, stages: nn.ModuleList | None = None) -> None:
+    def __init__(self, channels: tuple[int, ...], hidden: int = 64, encoder: nn.Module | None = None) -> None:
         super().__init__()
-        self.stages = stages
+        self.encoder = encoder
         self.norms = nn.ModuleList(nn.BatchNorm2d(c) for c in channels)
         colour = 6
         width = 5 * (colour + sum(channels)) + 2 * colour + 2
@@ -63,19 +63,11 @@ class LowLevelVerdict(nn.Module):
 
     def train(self, mode: bool = True) -> LowLevelVerdict:
         super().train(mode)
-        if self.stages is not None:  # batches of 8: the copied statistics are steadier than the batch's
-            for module in self.stages.modules():
+        if self.encoder is not None:  # batches of 8: the copied statistics are steadier than the batch's
+            for module in self.encoder.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
         return self
-
-    def encode(self, x: Tensor) -> list[Tensor]:
-        """The maps of its own stages (each stage's output, in order)."""
-        out = []
-        for stage in self.stages:
-            x = stage(x)
-            out.append(x)
-        return out
 
     @staticmethod
     def pooled(features: Tensor, inside: Tensor, outside: Tensor, ring: Tensor) -> list[Tensor]:
@@ -84,8 +76,8 @@ class LowLevelVerdict(nn.Module):
 
     def forward(self, prob: Tensor, x: Tensor, maps: list[Tensor]) -> Tensor:
         prob = prob.detach()
-        if self.stages is not None:
-            maps = self.encode(x)
+        if self.encoder is not None:
+            maps = self.encoder(x)
         inside, outside, ring = prob, 1.0 - prob, ring_around(prob)
         colour = colour_evidence(x)
         spread = [masked_std(colour, inside) - masked_std(colour, w) for w in (outside, ring)]

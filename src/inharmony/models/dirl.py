@@ -120,17 +120,20 @@ class DIRL(nn.Module):
         if verdict_lowlevel:
             if verdict_lowlevel == "own" and not hasattr(self.encoder, "stages"):
                 raise ValueError(f"DIRL verdict_lowlevel='own' needs an encoder with stages, not {encoder!r}")
-            own = copy.deepcopy(self.encoder.stages[:3]) if verdict_lowlevel == "own" else None
-            self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2), stages=own)
+            own = None
+            if verdict_lowlevel == "own":  # the encoder itself, cut after its first three stages
+                own = copy.deepcopy(self.encoder)
+                own.stages = own.stages[:3]
+            self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2), encoder=own)
 
     def fill_fresh(self, fresh: list[str]) -> list[str]:
         """After a warm start that left ``fresh`` weights at their initial values: copy the encoder's first stages
         into the verdict's own copy of them when the start had none; returns the weights still fresh."""
         low = getattr(self, "verdict_lowlevel", None)
-        prefix = "verdict_lowlevel.stages."
-        if low is None or low.stages is None or not any(k.startswith(prefix) for k in fresh):
+        prefix = "verdict_lowlevel.encoder."
+        if low is None or low.encoder is None or not any(k.startswith(prefix) for k in fresh):
             return fresh
-        low.stages.load_state_dict(self.encoder.stages[:3].state_dict())
+        low.encoder.stages.load_state_dict(self.encoder.stages[:3].state_dict())
         return [k for k in fresh if not k.startswith(prefix)]
 
     def fuse(self, e: list[Tensor]) -> list[Tensor | None]:
