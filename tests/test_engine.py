@@ -255,6 +255,16 @@ def test_config_errors_name_the_key(tmp_path):
     assert load_config(None, ["train.milestones=[1, 2]"])["train"]["milestones"] == [1, 2]
 
 
+def test_numbers_without_a_dot_are_numbers(tmp_path):
+    """PyYAML reads ``1e-3`` as a string; a learning rate written that way must still be a number."""
+    cfg = load_config(None, ["train.lr=3e-3", "train.weight_decay=1E-5", "output.name=1e3x"])
+    assert cfg["train"]["lr"] == 0.003 and cfg["train"]["weight_decay"] == 1e-5
+    assert cfg["output"]["name"] == "1e3x"  # not a number: stays text
+    (tmp_path / "c.yaml").write_text("train:\n  lr: 5e-4\n  epochs: 3\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg["train"]["lr"] == 5e-4 and cfg["train"]["epochs"] == 3
+
+
 def test_two_process_ddp_keeps_ranks_identical(synth_root, tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OMP_NUM_THREADS": "1"}

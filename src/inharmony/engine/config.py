@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     # verdict: models with a verdict head; pair: its ranking of each composite above its own authentic twin
     # dense_pair: the localiser's per-pixel ranking of each composite above its twin of the same content
     # region_verdict: the verdict head also asked about the true region (each in-place twin about its composite's)
+    # colour_shift: a shift head (model *_shift) regresses how each pixel was changed (composite − twin, in place)
     "loss": {
         "lambda_att": 1.0,
         "ssim": 1.0,
@@ -88,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
         "pair": 0.0,
         "dense_pair": 0.0,
         "region_verdict": 0.0,
+        "colour_shift": 0.0,
     },
     "output": {"dir": "runs", "name": "dirl"},
 }
@@ -108,12 +111,28 @@ def deep_merge(base: dict, update: dict, path: str = "") -> dict:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 as PyYAML reads it, but numbers such as ``1e-3`` or ``3E+2`` (YAML 1.2 floats, without a dot)
+    are floats rather than strings, as anyone writing ``train.lr=1e-3`` expects."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_override(item: str) -> dict:
     """``"train.lr=1e-3"`` → ``{"train": {"lr": 0.001}}`` (values parsed as YAML)."""
     if "=" not in item:
         raise ValueError(f"override {item!r} must look like section.key=value")
     key, raw = item.split("=", 1)
-    value = yaml.safe_load(raw)
+    value = load_yaml(raw)
     for part in reversed(key.strip().split(".")):
         value = {part: value}
     return value
@@ -126,7 +145,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a YAML mapping at the top level")
         try:
