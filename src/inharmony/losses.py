@@ -25,6 +25,8 @@ over the pairs the batch marks as showing the same content (``content`` ids, :mo
 The content under the region is identical in both images, so what the object *is* cannot pay this term, only
 what was done to its colour; unlike a mask loss on authentic photos it is a ranking, so silence does not pay it
 either.
+``loss.colour_shift`` (the trainer) asks how each pixel's colour was changed: the composite minus its own twin as a
+log-opponent shift, 0 on authentic photos (:func:`colour_shift_loss`, :mod:`inharmony.layers.shift_head`).
 SSIM is kornia's (11×11 Gaussian window, σ 1.5,
 C1 = 0.01², C2 = 0.03², reflect padding; the reference zero-pads, which only changes the 5-pixel border).
 """
@@ -35,6 +37,8 @@ import kornia
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from inharmony.layers.shift_head import colour_shift
 
 
 def ssim_loss(prob: Tensor, target: Tensor, window_size: int = 11) -> Tensor:
@@ -217,3 +221,41 @@ def region_verdict_loss(head, maps: list[Tensor], mask: Tensor, content: Tensor)
         return mask.new_zeros(())
     logits = head(regions[valid], [m[valid] for m in maps])
     return F.binary_cross_entropy_with_logits(logits.float(), labels[valid])
+
+
+def shift_targets(images: Tensor, mask: Tensor, content: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """What :class:`~inharmony.layers.shift_head.ShiftHead` is asked, at ``size``: every authentic sample has no
+    change (0), every composite made in place with its twin beside it (pair ``(2k, 2k + 1)``, same ``content``
+    id ≥ 0) the composite minus that twin; composites without a twin (pasted) are not asked. Returns (B×3×h×w
+    targets, B bools: which samples take part)."""
+    keep = has_region(mask)
+    targets = images.new_zeros(images.shape[0], 3, *size, dtype=torch.float32)
+    valid = ~keep
+    n = images.shape[0] // 2 * 2
+    if n:
+        ids, k = as_pairs(content), as_pairs(keep)
+        paired = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (k[:, 0] != k[:, 1])
+        if bool(paired.any()):
+            composite, twin = composite_and_twin(as_pairs(images)[paired], k[paired, 0])
+            shift = colour_shift(composite, twin, size)
+            index = torch.arange(n, device=images.device).view(-1, 2)[paired]
+            rows = torch.where(k[paired, 0], index[:, 0], index[:, 1])
+            targets[rows] = shift
+            valid = valid.clone()
+            valid[rows] = True
+    return targets, valid
+
+
+def colour_shift_loss(pred: Tensor, images: Tensor, mask: Tensor, content: Tensor) -> Tensor:
+    """Smooth-L1 between the predicted colour shift (B×3×h×w) and :func:`shift_targets`, the region and the rest
+    of each image weighted equally (an authentic photo: the rest only), averaged over the samples that take
+    part; 0 when none does."""
+    targets, valid = shift_targets(images, mask, content.to(mask.device), pred.shape[-2:])
+    if not bool(valid.any()):
+        return pred.new_zeros(()).float()
+    err = F.smooth_l1_loss(pred[valid].float(), targets[valid], reduction="none", beta=0.5).sum(1, keepdim=True)
+    region = F.adaptive_avg_pool2d(mask[valid].float(), pred.shape[-2:])
+    inside = (err * region).flatten(1).sum(1) / region.flatten(1).sum(1).clamp_min(1e-6)
+    outside = (err * (1 - region)).flatten(1).sum(1) / (1 - region).flatten(1).sum(1).clamp_min(1e-6)
+    has = has_region(mask[valid])
+    return torch.where(has, 0.5 * (inside + outside), outside).mean()

@@ -33,7 +33,7 @@ from inharmony.engine.evaluate import evaluate
 from inharmony.engine.state_files import load_state_files, save_state_files
 from inharmony.fileio import write_text_atomic
 from inharmony.inference.predictor import resolve_model_path
-from inharmony.losses import DIRLLoss, region_verdict_loss
+from inharmony.losses import DIRLLoss, colour_shift_loss, region_verdict_loss
 from inharmony.models import create_model
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ NEW_BRANCHES = (
     "colour_unet_head.",
     "colour_unet_mix",
     "verdict_head.",
+    "shift_head.",
     "colour_mapper.",
     "relative_head.",
     "relative_mix",
@@ -158,6 +159,10 @@ class Trainer:
         self.trainable = self.trainable_modules(t["trainable"], named)
         if cfg["loss"]["region_verdict"] and not hasattr(self.model, "verdict_head"):
             raise ValueError(f"loss.region_verdict: {cfg['model']['name']!r} has no verdict head")
+        if cfg["loss"]["colour_shift"] and not hasattr(self.model, "shift_head"):
+            raise ValueError(
+                f"loss.colour_shift: {cfg['model']['name']!r} has no shift head (e.g. dirl_mobilenetv2_verdict_shift)"
+            )
         if t["select"] not in ("IoU", "auroc"):
             raise ValueError(f"train.select must be 'IoU' or 'auroc', got {t['select']!r}")
         rest = [p for k, p in named.items() if k not in fresh and k not in encoder and p.requires_grad]
@@ -290,6 +295,13 @@ class Trainer:
             region = region_verdict_loss(self.model.verdict_head, out["verdict_maps"], m, batch["content"])
             losses["loss"] = losses["loss"] + weight * region
             losses["region"] = region.detach()
+        weight = self.cfg["loss"]["colour_shift"]
+        if weight:  # how each pixel's colour was changed (checked in __init__: a model with the shift head)
+            if "content" not in batch:
+                raise TrainingError("loss.colour_shift needs synthetic pairs with 'content' ids (data.kind: synthetic)")
+            shift = colour_shift_loss(out["colour_shift"], x, m, batch["content"])
+            losses["loss"] = losses["loss"] + weight * shift
+            losses["shift"] = shift.detach()
         if not torch.isfinite(losses["loss"]):
             raise TrainingError(
                 f"loss became {losses['loss'].item()} at epoch {self.epoch}, step {self.global_step}; "

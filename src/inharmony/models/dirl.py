@@ -14,6 +14,7 @@ from inharmony.layers.colour import ColourHead, ColourStream
 from inharmony.layers.colour_mapping import ColourMapper
 from inharmony.layers.colour_unet import ColourUNet
 from inharmony.layers.relative import RelativeHead
+from inharmony.layers.shift_head import ShiftHead
 from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.layers.verdict_lowlevel import LowLevelVerdict
 from inharmony.models.encoders import create_encoder
@@ -49,6 +50,7 @@ class DIRL(nn.Module):
         flip_test: bool = False,
         relative: bool = False,
         verdict_lowlevel: bool | str = False,
+        shift_head: bool = False,
     ) -> None:
         """``fusion`` ("bfi" | "skip"), ``attention`` ("mda" | "none") and ``decoder`` ("ggd" | "plain")
         switch the paper's three components off for ablations; ``colour="stream"`` adds a light relative-colour
@@ -62,7 +64,9 @@ class DIRL(nn.Module):
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
         ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
         the candidate (:mod:`inharmony.layers.verdict_lowlevel`, last layer from 0); ``"own"``: computed by a copy
-        of the encoder's first three stages that learns for the verdict alone."""
+        of the encoder's first three stages that learns for the verdict alone. ``shift_head`` adds a training-only
+        head that regresses each pixel's colour change from the maps the verdict pools (``"colour_shift"`` in
+        training; :mod:`inharmony.layers.shift_head`), for ``loss.colour_shift``."""
         super().__init__()
         self.flip_test = bool(flip_test)
         for name, value, valid in (
@@ -78,6 +82,8 @@ class DIRL(nn.Module):
                 raise ValueError(f"DIRL {name} must be one of {valid}, got {value!r}")
         if verdict_lowlevel and not verdict:
             raise ValueError("DIRL verdict_lowlevel needs a verdict head (verdict=True)")
+        if shift_head and not verdict:
+            raise ValueError("DIRL shift_head reads the verdict head's maps: it needs verdict=True")
         if mapper == "ihdrnet":
             self.colour_mapper = ColourMapper()
         self.encoder = create_encoder(encoder, weights=encoder_weights)
@@ -125,6 +131,8 @@ class DIRL(nn.Module):
                 own = copy.deepcopy(self.encoder)
                 own.stages = own.stages[:3]
             self.verdict_lowlevel = LowLevelVerdict((c0, c1, c2), encoder=own)
+        if shift_head:
+            self.shift_head = ShiftHead((d, d, d) if hasattr(self, "colour_stream") else (d, d))
 
     def fill_fresh(self, fresh: list[str]) -> list[str]:
         """After a warm start that left ``fresh`` weights at their initial values: copy the encoder's first stages
@@ -210,6 +218,8 @@ class DIRL(nn.Module):
                 verdict = verdict + self.verdict_lowlevel(torch.sigmoid(logits), x, list(encoded[:3]))
             if self.training:  # the maps the head pooled, for a loss that asks it about the true region
                 extra["verdict_maps"] = maps
+                if hasattr(self, "shift_head"):
+                    extra["colour_shift"] = self.shift_head(maps)
             return {
                 "logits": gated_logits(logits, verdict),
                 "mask_logits": logits,

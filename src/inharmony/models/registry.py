@@ -120,6 +120,10 @@ COMPACT_VARIANTS = {
         {"colour": "stream", "verdict": True, "verdict_lowlevel": "own"},
         "dirl_mobilenetv2_verdict_lowlevel whose early maps come from its own copy of the first encoder stages",
     ),
+    "dirl_mobilenetv2_verdict_shift": (
+        {"colour": "stream", "verdict": True, "shift_head": True},
+        "dirl_mobilenetv2_verdict plus a training-only head regressing each pixel's colour change (loss.colour_shift)",
+    ),
     "dirl_mobilenetv2_plain_verdict": (
         {"verdict": True},
         "compact DIRL with the verdict head and nothing colour-specific (the controlled comparison's plain arm)",
