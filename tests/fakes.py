@@ -135,3 +135,27 @@ def fit_and_score(head, batch, steps: int = 150, lr: float = 1e-2) -> float:
     *inputs, label = batch(400)
     with torch.no_grad():
         return float(((head(*inputs) > 0).float() == label).float().mean())
+
+
+def synthetic_trainer(folder: Path, model: str, *overrides: str):
+    """A Trainer for ``model`` on tiny synthetic composites with authentic twins (so validation has an AUROC) made
+    from six noisy fake photos under ``folder``; ``overrides`` (``section.key=value``) come last."""
+    from inharmony.engine.config import load_config
+    from inharmony.engine.trainer import Trainer
+
+    photos = make_photos(Path(folder) / "photos", n=6, noise=4.0)
+    settings = [
+        f"model.name={model}",
+        "data.kind=synthetic",
+        f"data.photos={photos}",
+        "data.size=64",
+        "data.train_length=8",
+        "data.val_length=8",
+        "train.batch_size=4",
+        "train.workers=0",
+        "train.device=cpu",
+        "train.epochs=1",
+        "train.collapse_patience=0",
+        *overrides,
+    ]
+    return Trainer(load_config(None, settings), Path(folder) / "run")

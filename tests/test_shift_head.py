@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from fakes import assert_onnx_parity, warm_started
+from fakes import assert_onnx_parity, synthetic_trainer, warm_started
 from inharmony.data.transforms import normalize
 from inharmony.layers.shift_head import LIMIT, UNIT, ShiftHead, colour_shift
 from inharmony.losses import colour_shift_loss, shift_targets
@@ -98,28 +98,14 @@ def test_onnx_export_is_unchanged_by_the_head(tmp_path):
 
 
 def _trainer(tmp_path, *overrides):
-    from fakes import make_photos
-    from inharmony.engine.config import load_config
-    from inharmony.engine.trainer import Trainer
-
-    photos = make_photos(tmp_path / "photos", n=6, noise=4.0)
-    settings = [
-        "model.name=dirl_mobilenetv2_verdict_shift",
-        "data.kind=synthetic",
-        f"data.photos={photos}",
-        "data.size=64",
+    """The shift model on tiny synthetic pairs, every change made in place (so each composite has its twin)."""
+    settings = (
         "data.train_length=16",
-        "data.val_length=8",
         "data.kinds={transfer: 1.0, retouch: 0.0, lighting: 0.0, paste: 0.0}",
-        "train.batch_size=4",
-        "train.workers=0",
-        "train.device=cpu",
         "train.epochs=2",
         "train.log_every=1",
-        "train.collapse_patience=0",
-        *overrides,
-    ]
-    return Trainer(load_config(None, settings), tmp_path / "run")
+    )
+    return synthetic_trainer(tmp_path, "dirl_mobilenetv2_verdict_shift", *settings, *overrides)
 
 
 def test_trainer_learns_the_shift_and_logs_it(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fakes import fit_and_score, warm_started
+from fakes import fit_and_score, synthetic_trainer, warm_started
 from inharmony.layers.verdict_lowlevel import LowLevelVerdict, masked_std, ring_around
 from inharmony.models import create_model
 
@@ -75,27 +75,8 @@ def test_onnx_export_keeps_the_lowlevel_term(tmp_path):
 
 
 def _trainer(tmp_path, *overrides):
-    """A verdict model on synthetic composites with authentic twins (so validation has an AUROC)."""
-    from fakes import make_photos
-    from inharmony.engine.config import load_config
-    from inharmony.engine.trainer import Trainer
-
-    photos = make_photos(tmp_path / "photos", n=6, noise=4.0)
-    settings = [
-        "model.name=dirl_mobilenetv2_verdict_lowlevel",
-        "data.kind=synthetic",
-        f"data.photos={photos}",
-        "data.size=64",
-        "data.train_length=8",
-        "data.val_length=8",
-        "train.batch_size=4",
-        "train.workers=0",
-        "train.device=cpu",
-        "train.epochs=1",
-        "train.collapse_patience=0",
-        *overrides,
-    ]
-    return Trainer(load_config(None, settings), tmp_path / "run")
+    """A verdict model with the low-level term (overrides may name another) on tiny synthetic pairs."""
+    return synthetic_trainer(tmp_path, "dirl_mobilenetv2_verdict_lowlevel", *overrides)
 
 
 def test_trainable_freezes_everything_else_batchnorm_included(tmp_path):
