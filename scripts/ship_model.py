@@ -10,14 +10,16 @@ weights are not changed by adding scores. From a training state (RUN/last.pt) of
 averaged weights are shipped (--raw: the trained weights of the last step instead). --flip-test ships a model that
 averages each image with its mirror image (twice the inference cost; the ONNX export then holds both passes).
 --start FILE --alpha A ships the weight-space interpolation (1 - A) · START + A · MODEL of the fine-tune with the
-weights it started from (WiSE-FT; inharmony.checkpoint.interpolate_models).
+weights it started from (WiSE-FT; inharmony.checkpoint.interpolate_models). --soup FILE [FILE ...] ships the
+equal-weight average of those files and the model file (a model soup of states that share one start;
+inharmony.checkpoint.average_models).
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from inharmony.checkpoint import interpolate_models, load_model, save_model
+from inharmony.checkpoint import average_models, interpolate_models, load_model, save_model
 
 
 def main() -> None:
@@ -35,14 +37,19 @@ def main() -> None:
     )
     parser.add_argument("--start", help="the weights the run started from: ship an interpolation with them")
     parser.add_argument("--alpha", type=float, help="with --start: the fine-tune's share of the weights, in [0, 1]")
+    parser.add_argument(
+        "--soup", nargs="+", metavar="FILE", help="ship the equal average of these model files and the model"
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     if (args.start is None) != (args.alpha is None):
         parser.error("--start and --alpha go together")
     run = Path(args.run)
     source = Path(args.model) if args.model else run / "best.safetensors"
-    if args.start and source.suffix == ".pt":
-        parser.error("--start interpolates a model file (.safetensors): ship the training state first, then mix")
+    if args.start and args.soup:
+        parser.error("--start and --soup are two ways of mixing: use one")
+    if (args.start or args.soup) and source.suffix == ".pt":
+        parser.error("--start/--soup mix model files (.safetensors): ship the training state first, then mix")
     if source.suffix == ".pt":  # a training state: the latest weights, with the run's model config
         import yaml
 
@@ -61,6 +68,8 @@ def main() -> None:
         model.model_info["weights"] = "exponential moving average" if averaged else "last step"
     elif args.start:
         model = interpolate_models(args.start, source, args.alpha)
+    elif args.soup:
+        model = average_models([*args.soup, source])
     else:
         model = load_model(source)
     if args.flip_test:  # the same weights in a model built with the test-time option on

@@ -146,8 +146,15 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
     want = 0.75 * trained.float() + 0.25 * best[key].float()  # WiSE-FT: a quarter of the way to the fine-tune
     assert torch.allclose(load_file(str(mixed))[key].float(), want, atol=1e-2)
     assert load_model(mixed).model_info["average"]["weights"] == [0.75, 0.25]
+    soup = tmp_path / "soup.safetensors"
+    done = subprocess.run(
+        [*mix[:6], "--soup", str(raw), str(mixed), "--out", str(soup)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    want = (trained.float() + best[key].float() + load_file(str(mixed))[key].float()) / 3  # equal thirds
+    assert torch.allclose(load_file(str(soup))[key].float(), want, atol=1e-2)
     done = subprocess.run([*ship, "--start", str(raw), "--alpha", "0.5"], capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 2 and "--start interpolates a model file" in done.stderr
+    assert done.returncode == 2 and "mix model files" in done.stderr
     assert main(["train", *common, "--root", str(synth_root), "--set", "train.ema_decay=1.5"]) == 2
     assert "ema_decay" in capsys.readouterr().err
 
