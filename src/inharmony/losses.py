@@ -167,6 +167,13 @@ def composite_and_twin(pairs: Tensor, composite_first: Tensor) -> tuple[Tensor, 
     return torch.where(first, pairs[:, 0], pairs[:, 1]), torch.where(first, pairs[:, 1], pairs[:, 0])
 
 
+def in_place_pairs(content: Tensor, keep: Tensor) -> Tensor:
+    """Which pairs ``(2k, 2k + 1)`` are a composite made in place and its own twin: both carry the same ``content``
+    id ≥ 0 and exactly one has a region (B ids and B bools → P bools; an odd last sample is dropped)."""
+    ids, k = as_pairs(content), as_pairs(keep)
+    return (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (k[:, 0] != k[:, 1])
+
+
 def pair_ranking_loss(verdict: Tensor, keep: Tensor) -> Tensor:
     """``mean softplus(v_twin − v_composite)`` over the pairs ``(2k, 2k + 1)`` of a batch in which exactly one
     sample has a region (B logits, B bools); 0 when there is no such pair."""
@@ -184,8 +191,8 @@ def dense_pair_loss(mask_logits: Tensor, mask: Tensor, content: Tensor) -> Tenso
     one has a region (whose mask M is used); 0 when no pair is."""
     if mask_logits.shape[0] < 2:
         return mask_logits.new_zeros(())
-    ids, keep = as_pairs(content), as_pairs(has_region(mask))
-    valid = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (keep[:, 0] != keep[:, 1])
+    region_present = has_region(mask)
+    keep, valid = as_pairs(region_present), in_place_pairs(content, region_present)
     if not bool(valid.any()):
         return mask_logits.new_zeros(())
     composite, twin = composite_and_twin(as_pairs(mask_logits), keep[:, 0])
@@ -203,8 +210,7 @@ def region_targets(mask: Tensor, content: Tensor) -> tuple[Tensor, Tensor, Tenso
     regions, labels, valid = mask.clone(), keep.float(), keep.clone()
     n = mask.shape[0] // 2 * 2
     if n:
-        ids, k = as_pairs(content), as_pairs(keep)
-        paired = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (k[:, 0] != k[:, 1])
+        paired = in_place_pairs(content, keep)
         swapped = as_pairs(mask).flip(1).reshape(n, *mask.shape[1:])  # each sample gets its partner's mask
         twin = ~keep[:n] & paired.repeat_interleave(2)
         regions[:n][twin] = swapped[twin]
@@ -233,15 +239,13 @@ def shift_targets(images: Tensor, mask: Tensor, content: Tensor, size: tuple[int
     valid = ~keep
     n = images.shape[0] // 2 * 2
     if n:
-        ids, k = as_pairs(content), as_pairs(keep)
-        paired = (ids[:, 0] == ids[:, 1]) & (ids[:, 0] >= 0) & (k[:, 0] != k[:, 1])
+        paired, k = in_place_pairs(content, keep), as_pairs(keep)
         if bool(paired.any()):
             composite, twin = composite_and_twin(as_pairs(images)[paired], k[paired, 0])
             shift = colour_shift(composite, twin, size)
             index = torch.arange(n, device=images.device).view(-1, 2)[paired]
             rows = torch.where(k[paired, 0], index[:, 0], index[:, 1])
             targets[rows] = shift
-            valid = valid.clone()
             valid[rows] = True
     return targets, valid
 
