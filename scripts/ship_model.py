@@ -12,14 +12,17 @@ averages each image with its mirror image (twice the inference cost; the ONNX ex
 --start FILE --alpha A ships the weight-space interpolation (1 - A) · START + A · MODEL of the fine-tune with the
 weights it started from (WiSE-FT; inharmony.checkpoint.interpolate_models). --soup FILE [FILE ...] ships the
 equal-weight average of those files and the model file (a model soup of states that share one start;
-inharmony.checkpoint.average_models).
+inharmony.checkpoint.average_models). --ensemble FILE [FILE ...] ships those files and the model as one model
+whose pixel probabilities are combined in output space (--combine mean|logit_mean|max; each member keeps its
+weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --flip-test then sets every member's
+mirror pass, and without it every member runs once.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from inharmony.checkpoint import average_models, interpolate_models, load_model, save_model
+from inharmony.checkpoint import average_models, ensemble_models, interpolate_models, load_model, save_model
 
 
 def main() -> None:
@@ -40,16 +43,24 @@ def main() -> None:
     parser.add_argument(
         "--soup", nargs="+", metavar="FILE", help="ship the equal average of these model files and the model"
     )
+    parser.add_argument(
+        "--ensemble", nargs="+", metavar="FILE", help="ship these model files and the model combined in output space"
+    )
+    parser.add_argument(
+        "--combine", choices=("mean", "logit_mean", "max"), default="mean", help="with --ensemble: how (mean)"
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     if (args.start is None) != (args.alpha is None):
         parser.error("--start and --alpha go together")
     run = Path(args.run)
     source = Path(args.model) if args.model else run / "best.safetensors"
-    if args.start and args.soup:
-        parser.error("--start and --soup are two ways of mixing: use one")
-    if (args.start or args.soup) and source.suffix == ".pt":
-        parser.error("--start/--soup mix model files (.safetensors): ship the training state first, then mix")
+    if sum(bool(x) for x in (args.start, args.soup, args.ensemble)) > 1:
+        parser.error("--start, --soup and --ensemble are three ways of mixing: use one")
+    if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
+        parser.error(
+            "--start/--soup/--ensemble mix model files (.safetensors): ship the training state first, then mix"
+        )
     if source.suffix == ".pt":  # a training state: the latest weights, with the run's model config
         import yaml
 
@@ -70,9 +81,11 @@ def main() -> None:
         model = interpolate_models(args.start, source, args.alpha)
     elif args.soup:
         model = average_models([*args.soup, source])
+    elif args.ensemble:
+        model = ensemble_models([*args.ensemble, source], combine=args.combine, flip_test=args.flip_test)
     else:
         model = load_model(source)
-    if args.flip_test:  # the same weights in a model built with the test-time option on
+    if args.flip_test and not args.ensemble:  # the same weights in a model built with the test-time option on
         from inharmony.models import create_model
 
         flipped = create_model(model.model_name, **{**model.model_config, "flip_test": True})

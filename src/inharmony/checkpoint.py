@@ -154,3 +154,38 @@ def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"interpolate_models: alpha must be in [0, 1], got {alpha}")
     return average_models([start, tuned], [1.0 - alpha, alpha])
+
+
+def ensemble_models(
+    files: list[str | Path],
+    weights: list[float] | None = None,
+    combine: str = "mean",
+    flip_test: bool | None = None,
+) -> nn.Module:
+    """One model answering with the combined outputs of the models in ``files`` (any architectures that take the
+    same input; :class:`inharmony.models.ensemble.Ensemble`), each with its own weights unchanged. ``weights``:
+    the members' shares of a ``"mean"`` (default equal); ``flip_test``: every member's mirror pass on or off
+    (``None``: as each file was made). The result carries the first file's inference size and
+    the members' files; the figures and calibrations measured on the members are not the ensemble's."""
+    from inharmony.models import create_model
+    from inharmony.models.ensemble import member_spec
+
+    if len(files) < 2:
+        raise ValueError(f"ensemble_models: an ensemble needs at least two model files, got {len(files)}")
+    members = [load_model(f) for f in files]
+    for path, member in zip(files, members):
+        if getattr(member, "model_name", None) == "ensemble":
+            raise CheckpointError(f"{path} is itself an ensemble: list its member files instead")
+    sizes = {m.model_info.get("size") for m in members} - {None}
+    if len(sizes) > 1:
+        raise CheckpointError(f"ensemble_models: the files were made for different input sizes {sorted(sizes)}")
+    options = {} if flip_test is None else {"flip_test": bool(flip_test)}
+    specs = [member_spec(m) for m in members]
+    model = create_model("ensemble", members=specs, weights=weights, combine=combine, **options)
+    for built, member in zip(model.members, members):
+        built.load_state_dict(member.state_dict(), strict=True)
+    model.model_info = {
+        **({"size": sizes.pop()} if sizes else {}),
+        "ensemble": {"files": [str(f) for f in files], "weights": weights, "combine": combine},
+    }
+    return model.eval()

@@ -208,6 +208,18 @@ def _register_consistency() -> None:
     )
 
 
+def _register_ensemble() -> None:
+    from inharmony.models.ensemble import Ensemble
+
+    register_model(
+        "ensemble",
+        Ensemble,
+        {"members": [], "weights": None, "combine": "mean"},
+        "several trained models answering as one: their pixel probabilities combined (mean or max); "
+        "made from model files by ship_model.py --ensemble",
+    )
+
+
 def _register_colour_net() -> None:
     from inharmony.models.colour_net import ColourNet
 
@@ -224,3 +236,4 @@ _register_baselines()
 _register_references()
 _register_consistency()
 _register_colour_net()
+_register_ensemble()

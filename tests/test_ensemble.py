@@ -1,0 +1,154 @@
+"""Models combined in output space: ``Ensemble``, ``ensemble_models`` and ``ship_model.py --ensemble``."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from inharmony.checkpoint import CheckpointError, ensemble_models, load_model, save_model
+from inharmony.models import create_model
+from inharmony.models.ensemble import member_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 64
+
+
+def _member(seed: int, name: str = "dirl_mobilenetv2_verdict"):
+    torch.manual_seed(seed)
+    model = create_model(name)
+    with torch.no_grad():  # BatchNorm statistics and the verdict's bias apart, so members answer differently
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [_member(0), _member(1)]
+
+
+@pytest.fixture(scope="module")
+def image():
+    torch.manual_seed(5)
+    x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    x[:, :, :, : SIZE // 2] += 0.8  # not mirror-symmetric
+    return x
+
+
+def _built(members, **options):
+    ensemble = create_model("ensemble", members=[member_spec(m) for m in members], **options)
+    for built, member in zip(ensemble.members, members):
+        built.load_state_dict(member.state_dict())
+    return ensemble.eval()
+
+
+def test_mean_and_max_combine_the_members_probabilities(members, image):
+    with torch.no_grad():
+        outs = [m(image) for m in members]
+        mean, top = _built(members)(image), _built(members, combine="max")(image)
+        weighted = _built(members, weights=[3, 1])(image)
+        product = _built(members, combine="logit_mean", weights=[3, 1])(image)
+    probs = [torch.sigmoid(o["logits"]) for o in outs]
+    assert (probs[0] - probs[1]).abs().max() > 1e-3  # the members disagree, so the combinations differ
+    assert torch.allclose(torch.sigmoid(mean["logits"]), 0.5 * (probs[0] + probs[1]), atol=1e-5)
+    assert torch.allclose(torch.sigmoid(top["logits"]), torch.maximum(*probs), atol=1e-5)
+    assert torch.allclose(torch.sigmoid(weighted["logits"]), 0.75 * probs[0] + 0.25 * probs[1], atol=1e-5)
+    assert torch.allclose(product["logits"], 0.75 * outs[0]["logits"] + 0.25 * outs[1]["logits"], atol=1e-5)
+    assert torch.allclose(product["verdict"], 0.75 * outs[0]["verdict"] + 0.25 * outs[1]["verdict"], atol=1e-5)
+    assert len(mean["attention"]) == 5
+    for att, a, b in zip(mean["attention"], outs[0]["attention"], outs[1]["attention"]):
+        assert torch.allclose(att, 0.5 * (a + b), atol=1e-6)
+    candidate = 0.5 * (torch.sigmoid(outs[0]["mask_logits"]) + torch.sigmoid(outs[1]["mask_logits"]))
+    assert torch.allclose(torch.sigmoid(mean["mask_logits"]), candidate, atol=1e-5)
+    verdict = 0.5 * (torch.sigmoid(outs[0]["verdict"]) + torch.sigmoid(outs[1]["verdict"]))
+    assert torch.allclose(torch.sigmoid(mean["verdict"]), verdict, atol=1e-5)
+    assert torch.isfinite(mean["logits"]).all() and torch.isfinite(top["logits"]).all()
+
+
+def test_a_model_with_itself_answers_as_the_model(members, image):
+    with torch.no_grad():
+        alone, twice = members[0](image), _built([members[0], members[0]])(image)
+    assert torch.allclose(torch.sigmoid(twice["logits"]), torch.sigmoid(alone["logits"]), atol=1e-5)
+
+
+def test_files_make_an_ensemble_that_saves_loads_and_exports(members, image, tmp_path):
+    from inharmony.export import OnnxModule, export_onnx
+
+    files = [save_model(m, tmp_path / f"m{i}.safetensors", info={"size": SIZE}) for i, m in enumerate(members)]
+    ensemble = ensemble_models(files, flip_test=True)
+    assert [m.flip_test for m in ensemble.members] == [True, True]
+    assert ensemble.model_info["size"] == SIZE and ensemble.model_info["ensemble"]["files"] == [str(f) for f in files]
+    for built, member in zip(ensemble.members, members):  # each member keeps its weights exactly
+        assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), member.state_dict().values()))
+    path = save_model(ensemble, tmp_path / "ens.safetensors", info=ensemble.model_info)
+    loaded = load_model(path)
+    with torch.no_grad():
+        got, want = loaded(image), ensemble(image)
+        flipped = [create_model(m.model_name, flip_test=True) for m in members]
+        for f, m in zip(flipped, members):
+            f.load_state_dict(m.state_dict())
+        mirrored = [torch.sigmoid(f.eval()(image)["logits"]) for f in flipped]
+    assert torch.equal(got["logits"], want["logits"])
+    assert loaded.model_config["members"][0]["name"] == "dirl_mobilenetv2_verdict"
+    assert torch.allclose(torch.sigmoid(want["logits"]), 0.5 * (mirrored[0] + mirrored[1]), atol=1e-5)  # each mirrored
+    onnx = OnnxModule(export_onnx(loaded, tmp_path / "ens.onnx", size=SIZE))(image)
+    assert sorted(onnx) == ["attention", "logits", "mask_logits"]
+    assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(want["logits"])).abs().max() <= 1e-3
+    assert ensemble_models(files, flip_test=False).members[0].flip_test is False
+
+
+def test_ensembles_refuse_what_they_cannot_combine(members, tmp_path):
+    spec = member_spec(members[0])
+    with pytest.raises(ValueError, match="at least two members"):
+        create_model("ensemble", members=[spec])
+    with pytest.raises(ValueError, match="combine"):
+        create_model("ensemble", members=[spec, spec], combine="median")
+    with pytest.raises(ValueError, match="one non-negative weight per member"):
+        create_model("ensemble", members=[spec, spec], weights=[1.0])
+    with pytest.raises(ValueError, match="member 1"):
+        create_model("ensemble", members=[spec, {"name": "dirl_mobilenetv2"}])
+    a = save_model(members[0], tmp_path / "a.safetensors", info={"size": SIZE})
+    b = save_model(members[1], tmp_path / "b.safetensors", info={"size": 2 * SIZE})
+    with pytest.raises(CheckpointError, match="different input sizes"):
+        ensemble_models([a, b])
+    with pytest.raises(ValueError, match="at least two"):
+        ensemble_models([a])
+    nested = save_model(ensemble_models([a, a]), tmp_path / "nested.safetensors")
+    with pytest.raises(CheckpointError, match="itself an ensemble"):
+        ensemble_models([nested, a])
+    mixed = _built([members[0], create_model("unet_mobilenetv2").eval()])  # 5 attention maps against none
+    with pytest.raises(ValueError, match="attention maps"), torch.no_grad():
+        mixed(torch.zeros(1, 3, SIZE, SIZE))
+
+
+def test_ship_model_ships_an_ensemble(members, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "step": 2, "images_per_s": 3.0, "val_AP": 50.0}\n')
+    files = [save_model(m, tmp_path / f"m{i}.safetensors", info={"size": SIZE}) for i, m in enumerate(members)]
+    out = tmp_path / "shipped.safetensors"
+    ship = [sys.executable, "scripts/ship_model.py", "--run", str(run), "--model", str(files[1])]
+    done = subprocess.run(
+        [*ship, "--ensemble", str(files[0]), "--combine", "max", "--flip-test", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shipped = load_model(out)
+    assert shipped.model_name == "ensemble" and shipped.combine == "max"
+    assert [m.flip_test for m in shipped.members] == [True, True]
+    assert shipped.model_info["ensemble"]["files"] == [str(files[0]), str(files[1])]
+    key = next(k for k in members[0].state_dict() if k.endswith("weight"))
+    assert torch.allclose(shipped.members[0].state_dict()[key], members[0].state_dict()[key], atol=1e-2)  # fp16
+    done = subprocess.run(
+        [*ship, "--ensemble", str(files[0]), "--soup", str(files[0]), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2 and "use one" in done.stderr
