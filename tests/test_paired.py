@@ -1,0 +1,94 @@
+"""Paired bootstrap gaps between two per-image evaluations (engine/paired.py, benchmarks/paired_difference.py)."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inharmony.engine.paired import paired_gaps, read_per_image
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["model", "set", "group", "name", "authentic", "ap", "f1", "iou", "score", "error"]
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
+    return path
+
+
+def _rows(model: str, ap_shift: float, fa_scores: list[float], seed: int = 0, n: int = 40) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    ap = np.clip(rng.uniform(0.3, 0.9, n) + ap_shift, 0, 1)
+    rows = [
+        dict(model=model, set="real", name=f"c{i}", authentic="False", ap=a, score=0.4 + 0.5 * a)
+        for i, a in enumerate(ap)
+    ]
+    rows += [dict(model=model, set="real", name=f"a{i}", authentic="True", score=s) for i, s in enumerate(fa_scores)]
+    rows.append(dict(model=model, set="real", name="broken", authentic="False", error="unreadable"))
+    return rows
+
+
+def test_a_consistent_gain_is_found_and_no_gain_is_not(tmp_path):
+    authentic = [0.1, 0.2, 0.3, 0.6, 0.2, 0.1, 0.05, 0.4]
+    a = read_per_image(_write(tmp_path / "a.csv", _rows("A", 0.0, authentic)))["real"]
+    b = read_per_image(_write(tmp_path / "b.csv", _rows("B", 0.05, [s * 0.5 for s in authentic])))["real"]
+    assert "broken" not in a and len(a) == 48  # rows with an error are left out
+    gaps = {g.figure: g for g in paired_gaps(a, b, resamples=500)}
+    ap = gaps["AP"]
+    assert ap.delta == pytest.approx(ap.b - ap.a) and 0 < ap.delta <= 5.0 + 1e-9
+    assert 0 < ap.low <= ap.delta <= ap.high and ap.b_above == 1.0  # every image gains: never below
+    assert gaps["false alarms"].a == pytest.approx(12.5) and gaps["false alarms"].b == 0.0
+    assert gaps["AUROC"].delta > 0
+    same = {g.figure: g for g in paired_gaps(a, a, resamples=200)}
+    assert same["AP"].delta == 0 and same["AP"].low == same["AP"].high == 0 and same["AP"].b_above == 0
+
+
+def test_noise_gives_an_interval_around_zero(tmp_path):
+    authentic = [0.1] * 8
+    a = read_per_image(_write(tmp_path / "a.csv", _rows("A", 0.0, authentic, seed=1)))["real"]
+    noisy = _rows("B", 0.0, authentic, seed=1)
+    rng = np.random.default_rng(3)
+    for r in noisy:
+        if r["authentic"] == "False" and "ap" in r:
+            r["ap"] = float(np.clip(r["ap"] + rng.normal(0, 0.1), 0, 1))
+    b = read_per_image(_write(tmp_path / "b.csv", noisy))["real"]
+    ap = next(g for g in paired_gaps(a, b, resamples=1000) if g.figure == "AP")
+    assert ap.low < 0 < ap.high and 0.05 < ap.b_above < 0.95
+
+
+def test_mismatched_or_ambiguous_files_are_refused(tmp_path):
+    both = _write(tmp_path / "both.csv", _rows("A", 0, [0.1]) + _rows("B", 0, [0.1]))
+    with pytest.raises(ValueError, match="holds models"):
+        read_per_image(both)
+    with pytest.raises(ValueError, match="no model 'C'"):
+        read_per_image(both, "C")
+    with pytest.raises(FileNotFoundError, match="--per-image"):
+        read_per_image(tmp_path / "nothing")
+    a = read_per_image(both, "A")["real"]
+    fewer = dict(list(a.items())[:-1])
+    with pytest.raises(ValueError, match="different images"):
+        paired_gaps(a, fewer)
+
+
+def test_the_script_prints_and_writes_the_gaps(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    _write(tmp_path / "a" / "per_image.csv", _rows("A", 0.0, [0.1, 0.7]))
+    _write(tmp_path / "b" / "per_image.csv", _rows("B", -0.1, [0.1, 0.2]))
+    out = tmp_path / "gaps.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/paired_difference.py", str(tmp_path / "a"), str(tmp_path / "b"),
+         "--resamples", "200", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| real | 42 | AP |" in done.stdout
+    gaps = {g["figure"]: g for g in json.loads(out.read_text())["sets"]["real"]}
+    assert gaps["AP"]["delta"] < 0 and gaps["AP"]["high"] <= 0  # B lost on every image
+    assert gaps["false alarms"]["delta"] == pytest.approx(-50.0)
