@@ -2,6 +2,7 @@
 
     python benchmarks/paired_difference.py eval/A eval/B [--model-a LABEL] [--model-b LABEL] \
         [--resamples 2000] [--out benchmarks/results/paired_A_B.json]
+    python benchmarks/paired_difference.py eval/A            # A's own figures with their 95 % intervals
 
 eval/A and eval/B: folders (or per_image.csv files) written by ``inharmony evaluate --per-image`` on the same sets.
 Prints, per set, B − A for the composites' mean AP, the image score's AUROC and the false-alarm rate on authentic
@@ -13,21 +14,25 @@ import argparse
 import json
 from dataclasses import asdict
 
-from inharmony.engine.paired import paired_gaps, read_per_image
+from inharmony.engine.paired import intervals, paired_gaps, read_per_image
 from inharmony.fileio import write_text_atomic
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("a", help="evaluation of model A (folder or per_image.csv)")
-    parser.add_argument("b", help="evaluation of model B")
+    parser.add_argument("b", nargs="?", help="evaluation of model B (without it: A's figures and their intervals)")
     parser.add_argument("--model-a", help="A's model label, when its file holds several")
     parser.add_argument("--model-b", help="B's model label, when its file holds several")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the gaps as JSON")
     args = parser.parse_args()
-    a, b = read_per_image(args.a, args.model_a), read_per_image(args.b, args.model_b)
+    a = read_per_image(args.a, args.model_a)
+    if args.b is None:
+        own(a, args)
+        return
+    b = read_per_image(args.b, args.model_b)
     shared = sorted(set(a) & set(b))
     if not shared:
         raise SystemExit(f"{args.a} and {args.b} share no evaluation set")
@@ -47,6 +52,23 @@ def main() -> None:
             )
     if args.out:
         write_text_atomic(args.out, json.dumps({"a": args.a, "b": args.b, "sets": results}, indent=1))
+
+
+def own(a: dict, args: argparse.Namespace) -> None:
+    """One evaluation's figures per set, each with its 95 % bootstrap interval."""
+    results = {}
+    print(f"{args.a}: 95 % bootstrap interval over each set's images, {args.resamples} resamples\n")
+    print("| set | images | figure | value | 95 % interval |")
+    print("|---|---:|---|---:|---|")
+    for name in sorted(a):
+        rows = intervals(a[name], resamples=args.resamples, seed=args.seed)
+        results[name] = [dict(figure=f, value=v, low=lo, high=hi) for f, v, lo, hi in rows]
+        for figure, value, low, high in rows:
+            scale = "{:.3f}" if figure == "AUROC" else "{:.2f}"
+            print(f"| {name} | {len(a[name])} | {figure} | {scale.format(value)} | "
+                  f"{scale.format(low)} … {scale.format(high)} |")  # fmt: skip
+    if args.out:
+        write_text_atomic(args.out, json.dumps({"a": args.a, "sets": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -92,3 +92,23 @@ def test_the_script_prints_and_writes_the_gaps(tmp_path):
     gaps = {g["figure"]: g for g in json.loads(out.read_text())["sets"]["real"]}
     assert gaps["AP"]["delta"] < 0 and gaps["AP"]["high"] <= 0  # B lost on every image
     assert gaps["false alarms"]["delta"] == pytest.approx(-50.0)
+
+
+def test_one_evaluation_gets_intervals_around_its_figures(tmp_path):
+    from inharmony.engine.paired import intervals
+
+    rows = read_per_image(_write(tmp_path / "a.csv", _rows("A", 0.0, [0.1, 0.7, 0.2, 0.9])))["real"]
+    figures = {f: (v, lo, hi) for f, v, lo, hi in intervals(rows, resamples=500)}
+    assert sorted(figures) == ["AP", "AUROC", "false alarms"]
+    for value, low, high in figures.values():
+        assert low <= value <= high
+    assert figures["false alarms"][0] == 50.0 and figures["false alarms"][2] - figures["false alarms"][1] > 20
+    assert 0 < figures["AP"][2] - figures["AP"][1] < 20  # 40 composites: a few AP either way
+    (tmp_path / "e").mkdir()
+    _write(tmp_path / "e" / "per_image.csv", _rows("A", 0.0, [0.1, 0.7]))
+    done = subprocess.run(
+        [sys.executable, "benchmarks/paired_difference.py", str(tmp_path / "e"), "--resamples", "100"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| real | 42 | AP |" in done.stdout and "…" in done.stdout

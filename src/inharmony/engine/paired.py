@@ -105,19 +105,43 @@ def paired_gaps(a: dict[str, dict], b: dict[str, dict], resamples: int = 2000, s
     if not np.array_equal(left.authentic, right.authentic):
         raise ValueError("the two evaluations disagree on which images are authentic")
     point = (_figures(left, np.arange(len(names))), _figures(right, np.arange(len(names))))
-    rng = np.random.default_rng(seed)
-    parts = [np.flatnonzero(left.authentic), np.flatnonzero(~left.authentic)]
     draws: dict[str, list[float]] = {k: [] for k in point[0]}
-    for _ in range(resamples):
-        index = np.concatenate([rng.choice(p, size=p.size, replace=True) for p in parts if p.size])
+    for index in _resamples(left.authentic, resamples, seed):
         fa, fb = _figures(left, index), _figures(right, index)
         for k in draws:
             draws[k].append(fb[k] - fa[k])
     gaps = []
     for k, values in draws.items():
-        values = np.asarray(values)
-        values = values[np.isfinite(values)]
-        low, high = np.percentile(values, [2.5, 97.5]) if values.size else (math.nan, math.nan)
-        above = float(np.mean(values > 0)) if values.size else math.nan
-        gaps.append(Gap(k, point[0][k], point[1][k], float(low), float(high), above))
+        low, high, above = _summary(values)
+        gaps.append(Gap(k, point[0][k], point[1][k], low, high, above))
     return gaps
+
+
+def intervals(rows: dict[str, dict], resamples: int = 2000, seed: int = 0) -> list[tuple[str, float, float, float]]:
+    """``(figure, value, low, high)`` for one evaluation of one set: each figure with its 95 % bootstrap
+    interval over the set's images (how precisely a set of this size measures it)."""
+    images = _images(rows, sorted(rows))
+    point = _figures(images, np.arange(len(images.names)))
+    draws: dict[str, list[float]] = {k: [] for k in point}
+    for index in _resamples(images.authentic, resamples, seed):
+        for k, v in _figures(images, index).items():
+            draws[k].append(v)
+    return [(k, point[k], *_summary(values)[:2]) for k, values in draws.items()]
+
+
+def _resamples(authentic: np.ndarray, count: int, seed: int):
+    """Index arrays that resample the authentic photos and the composites apart, each with replacement."""
+    rng = np.random.default_rng(seed)
+    parts = [p for p in (np.flatnonzero(authentic), np.flatnonzero(~authentic)) if p.size]
+    for _ in range(count):
+        yield np.concatenate([rng.choice(p, size=p.size, replace=True) for p in parts])
+
+
+def _summary(values: list[float]) -> tuple[float, float, float]:
+    """2.5 and 97.5 percentiles and the share above 0 of the finite draws (NaN when none is)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return math.nan, math.nan, math.nan
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high), float(np.mean(values > 0))
