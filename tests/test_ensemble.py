@@ -99,6 +99,11 @@ def test_files_make_an_ensemble_that_saves_loads_and_exports(members, image, tmp
     assert sorted(onnx) == ["attention", "logits", "mask_logits"]
     assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(want["logits"])).abs().max() <= 1e-3
     assert ensemble_models(files, flip_test=False).members[0].flip_test is False
+    from inharmony.inference import Predictor
+
+    photo = (torch.rand(48, 80, 3) * 255).byte().numpy()
+    pred = Predictor(loaded, size=SIZE, device="cpu").predict(photo)  # the Python API takes it as any model
+    assert pred.probability.shape == (48, 80) and pred.candidate is not None and 0.0 <= pred.score <= 1.0
 
 
 def test_ensembles_refuse_what_they_cannot_combine(members, tmp_path):
