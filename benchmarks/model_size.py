@@ -1,4 +1,5 @@
-"""Parameters and FLOPs (2 × multiply-accumulate, torch's FlopCounterMode) of every learned model.
+"""Parameters and FLOPs (2 × multiply-accumulate, torch's FlopCounterMode) of every learned model (an ensemble
+costs the sum of its members').
 
 Usage: python benchmarks/model_size.py [--size 256] [--out benchmarks/results/model_size.json]
 """
@@ -14,7 +15,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from inharmony.fileio import write_text_atomic
-from inharmony.models import create_model, list_models
+from inharmony.models import create_model, standalone_models
 
 
 def measure(name: str, size: int) -> dict:
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", default="benchmarks/results/model_size.json")
     args = parser.parse_args()
-    rows = [measure(n, args.size) for n in list_models() if not n.startswith("reference_")]
+    rows = [measure(n, args.size) for n in standalone_models() if not n.startswith("reference_")]
     for row in rows:
         print(json.dumps(row))
     write_text_atomic(

@@ -157,3 +157,11 @@ def test_ship_model_ships_an_ensemble(members, tmp_path):
         cwd=ROOT,
     )
     assert done.returncode == 2 and "use one" in done.stderr
+
+
+def test_the_registry_lists_the_ensemble_but_not_as_standalone():
+    from inharmony.models import describe_model, list_models, standalone_models
+
+    assert "ensemble" in list_models() and "ensemble" not in standalone_models()
+    assert set(standalone_models()) == set(list_models()) - {"ensemble"}
+    assert "ship_model.py --ensemble" in describe_model("ensemble")

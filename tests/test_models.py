@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from inharmony.checkpoint import load_model, save_model
-from inharmony.models import create_model, list_models, model_config
+from inharmony.models import create_model, list_models, model_config, standalone_models
 
 SIZE = 64
 
 
-# an ensemble is built from trained members (tests/test_ensemble.py), not from defaults
-LEARNED = [m for m in list_models() if not m.startswith("reference_") and m != "ensemble"]
+# composed models (an ensemble of trained members) have their own tests: tests/test_ensemble.py
+LEARNED = [m for m in standalone_models() if not m.startswith("reference_")]
 
 
 @pytest.fixture(scope="module", params=LEARNED)

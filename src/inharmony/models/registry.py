@@ -12,17 +12,28 @@ from inharmony.models.dirl import DIRL
 
 # name -> (builder, default config, one-line description). The config is what a checkpoint stores.
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any], str]] = {}
+_COMPOSED: set[str] = set()  # built from trained members (an ensemble), not from defaults
 
 
-def register_model(name: str, builder: Callable[..., nn.Module], defaults: dict[str, Any], description: str) -> None:
+def register_model(
+    name: str, builder: Callable[..., nn.Module], defaults: dict[str, Any], description: str, composed: bool = False
+) -> None:
+    """``composed``: the model is made of other trained models named in its config, so its defaults build nothing."""
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered")
     _REGISTRY[name] = (builder, dict(defaults), description)
+    if composed:
+        _COMPOSED.add(name)
 
 
 def list_models() -> list[str]:
     """Names accepted by :func:`create_model`, sorted."""
     return sorted(_REGISTRY)
+
+
+def standalone_models() -> list[str]:
+    """The models ``create_model(name)`` builds from their defaults alone (all but the composed ones), sorted."""
+    return sorted(set(_REGISTRY) - _COMPOSED)
 
 
 def describe_model(name: str) -> str:
@@ -217,6 +228,7 @@ def _register_ensemble() -> None:
         {"members": [], "weights": None, "combine": "mean"},
         "several trained models answering as one: their pixel probabilities combined (mean or max); "
         "made from model files by ship_model.py --ensemble",
+        composed=True,
     )
 
 
