@@ -112,3 +112,33 @@ def test_one_evaluation_gets_intervals_around_its_figures(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| real | 42 | AP |" in done.stdout and "…" in done.stdout
+
+
+def test_detection_at_a_matched_false_alarm_rate(tmp_path):
+    from inharmony.verdict import detection_at_false_alarm
+
+    negatives = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    assert detection_at_false_alarm([0.85, 0.92, 0.99, 0.5], negatives, 0.1) == (0.5, 0.9)  # one negative above
+    assert detection_at_false_alarm([0.85, 0.92, 0.99, 0.5], negatives, 0.2) == (0.75, 0.8)
+    assert detection_at_false_alarm([0.85], negatives, 0.0)[1] == 0.95  # none above
+    with pytest.raises(ValueError, match="rate"):
+        detection_at_false_alarm([0.5], negatives, 1.0)
+    for name, shift in (("a", 0.0), ("b", 0.3)):  # b: the same authentic photos, composites scored higher
+        (tmp_path / name).mkdir()
+        rows = _rows(name.upper(), 0.0, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+        for r in rows:
+            if r.get("authentic") == "False" and "score" in r:
+                r["score"] = min(1.0, r["score"] - 0.3 + shift)
+            r["set"] = "probe" if r.get("authentic") == "False" else "heldout"
+        _write(tmp_path / name / "per_image.csv", rows)
+    out = tmp_path / "m.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/matched_detection.py", str(tmp_path / "a"), str(tmp_path / "b"),
+         "--rate", "0.25", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    models = json.loads(out.read_text())["models"]
+    a, b = models[str(tmp_path / "a")], models[str(tmp_path / "b")]
+    assert a["threshold"] == b["threshold"] == 0.6  # 2 of 8 authentic photos above 0.6
+    assert b["probe"] > a["probe"] and "heldout" not in a

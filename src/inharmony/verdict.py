@@ -120,3 +120,18 @@ def fit_calibration(
     if a <= 0:
         raise ValueError(f"the raw score does not rank composites above authentic photos (slope {a:.3g})")
     return Calibration(a, b, fit_on)
+
+
+def detection_at_false_alarm(
+    positives: Sequence[float], negatives: Sequence[float], rate: float
+) -> tuple[float, float]:
+    """``(detection, threshold)``: the share of ``positives`` scoring above the threshold at which at most a share
+    ``rate`` of ``negatives`` does (the ⌊rate · n⌋ + 1-th highest negative score). Two models compared at one
+    false-alarm rate need no calibration: a point of each one's ROC curve."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"false-alarm rate must be in [0, 1), got {rate}")
+    pos, neg = np.asarray(positives, dtype=np.float64), np.sort(np.asarray(negatives, dtype=np.float64))[::-1]
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError(f"need composites and authentic photos, got {pos.size} and {neg.size}")
+    threshold = float(neg[min(int(math.floor(rate * neg.size + 1e-9)), neg.size - 1)])
+    return float(np.mean(pos > threshold)), threshold

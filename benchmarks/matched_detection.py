@@ -1,0 +1,70 @@
+"""How many composites does each model detect when every model flags the same share of authentic photos?
+
+    python benchmarks/matched_detection.py eval/A eval/B ... [--authentic heldout] [--rate R] [--out FILE.json]
+
+Each eval folder (``inharmony evaluate --per-image``) holds one model. Its raw image scores are thresholded where a
+share R of the ``--authentic`` set's photos (default: the held-out photos) score above (default R: the first
+model's own false-alarm rate there at its calibrated threshold), and the share of each set's composites above that
+threshold is printed: a point of each model's ROC curve, free of how each one was calibrated
+(inharmony.verdict.detection_at_false_alarm).
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+from inharmony.engine.paired import read_per_image
+from inharmony.fileio import write_text_atomic
+from inharmony.verdict import detection_at_false_alarm
+
+
+def _raw(row: dict) -> float:
+    return float(row.get("raw_score") or row["score"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("evals", nargs="+", help="evaluation folders or per_image.csv files, one model each")
+    parser.add_argument("--authentic", default="heldout", help="the set of authentic photos that fixes the rate")
+    parser.add_argument("--rate", type=float, help="false-alarm rate on it (default: the first model's own)")
+    parser.add_argument("--out", help="write the figures as JSON")
+    args = parser.parse_args()
+    runs = {path: read_per_image(path) for path in args.evals}
+    for path, sets in runs.items():
+        if args.authentic not in sets:
+            raise SystemExit(f"{path} has no set {args.authentic!r} (sets: {sorted(sets)})")
+    first = runs[args.evals[0]][args.authentic].values()
+    rate = args.rate if args.rate is not None else float(np.mean([float(r["score"]) > 0.5 for r in first]))
+    names = sorted(  # the sets that hold composites
+        {
+            s
+            for sets in runs.values()
+            for s, rows in sets.items()
+            if any(r["authentic"] == "False" for r in rows.values())
+        }
+    )
+    print(f"composites detected where {rate:.2%} of '{args.authentic}' photos are flagged (raw image scores)\n")
+    print("| evaluation | threshold | " + " | ".join(names) + " |")
+    print("|---|---:|" + "---:|" * len(names))
+    results = {}
+    for path, sets in runs.items():
+        negatives = [_raw(r) for r in sets[args.authentic].values() if r["authentic"] == "True"]
+        row, cells = {}, []
+        _, threshold = detection_at_false_alarm([0.0], negatives, rate)
+        for name in names:
+            composites = [_raw(r) for r in sets.get(name, {}).values() if r["authentic"] == "False"]
+            if composites:
+                row[name] = detection_at_false_alarm(composites, negatives, rate)[0]
+            cells.append(f"{row[name]:.1%}" if composites else "–")
+        row["threshold"] = threshold
+        results[path] = row
+        print(f"| {path} | {threshold:.3f} | " + " | ".join(cells) + " |")
+    if args.out:
+        write_text_atomic(
+            args.out, json.dumps({"authentic": args.authentic, "rate": rate, "models": results}, indent=1)
+        )
+
+
+if __name__ == "__main__":
+    main()
