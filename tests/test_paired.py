@@ -23,6 +23,15 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def _script(name: str, *args) -> str:
+    """Run ``benchmarks/NAME`` with ``args``; its standard output (it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, f"benchmarks/{name}", *map(str, args)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def _rows(model: str, ap_shift: float, fa_scores: list[float], seed: int = 0, n: int = 40) -> list[dict]:
     rng = np.random.default_rng(seed)
     ap = np.clip(rng.uniform(0.3, 0.9, n) + ap_shift, 0, 1)
@@ -82,13 +91,8 @@ def test_the_script_prints_and_writes_the_gaps(tmp_path):
     _write(tmp_path / "a" / "per_image.csv", _rows("A", 0.0, [0.1, 0.7]))
     _write(tmp_path / "b" / "per_image.csv", _rows("B", -0.1, [0.1, 0.2]))
     out = tmp_path / "gaps.json"
-    done = subprocess.run(
-        [sys.executable, "benchmarks/paired_difference.py", str(tmp_path / "a"), str(tmp_path / "b"),
-         "--resamples", "200", "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| real | 42 | AP |" in done.stdout
+    printed = _script("paired_difference.py", tmp_path / "a", tmp_path / "b", "--resamples", 200, "--out", out)
+    assert "| real | 42 | AP |" in printed
     gaps = {g["figure"]: g for g in json.loads(out.read_text())["sets"]["real"]}
     assert gaps["AP"]["delta"] < 0 and gaps["AP"]["high"] <= 0  # B lost on every image
     assert gaps["false alarms"]["delta"] == pytest.approx(-50.0)
@@ -106,12 +110,8 @@ def test_one_evaluation_gets_intervals_around_its_figures(tmp_path):
     assert 0 < figures["AP"][2] - figures["AP"][1] < 20  # 40 composites: a few AP either way
     (tmp_path / "e").mkdir()
     _write(tmp_path / "e" / "per_image.csv", _rows("A", 0.0, [0.1, 0.7]))
-    done = subprocess.run(
-        [sys.executable, "benchmarks/paired_difference.py", str(tmp_path / "e"), "--resamples", "100"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| real | 42 | AP |" in done.stdout and "…" in done.stdout
+    printed = _script("paired_difference.py", tmp_path / "e", "--resamples", 100)
+    assert "| real | 42 | AP |" in printed and "…" in printed
 
 
 def test_detection_at_a_matched_false_alarm_rate(tmp_path):
@@ -132,12 +132,7 @@ def test_detection_at_a_matched_false_alarm_rate(tmp_path):
             r["set"] = "probe" if r.get("authentic") == "False" else "heldout"
         _write(tmp_path / name / "per_image.csv", rows)
     out = tmp_path / "m.json"
-    done = subprocess.run(
-        [sys.executable, "benchmarks/matched_detection.py", str(tmp_path / "a"), str(tmp_path / "b"),
-         "--rate", "0.25", "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    _script("matched_detection.py", tmp_path / "a", tmp_path / "b", "--rate", 0.25, "--out", out)
     models = json.loads(out.read_text())["models"]
     a, b = models[str(tmp_path / "a")], models[str(tmp_path / "b")]
     assert a["threshold"] == b["threshold"] == 0.6  # 2 of 8 authentic photos above 0.6
