@@ -16,7 +16,7 @@ import numpy as np
 
 from inharmony.engine.paired import read_per_image
 from inharmony.fileio import write_text_atomic
-from inharmony.verdict import detection_at_false_alarm
+from inharmony.verdict import detection_at_false_alarm, threshold_at_false_alarm
 
 
 def _raw(row: dict) -> float:
@@ -51,7 +51,7 @@ def main() -> None:
     for path, sets in runs.items():
         negatives = [_raw(r) for r in sets[args.authentic].values() if r["authentic"] == "True"]
         row, cells = {}, []
-        _, threshold = detection_at_false_alarm([0.0], negatives, rate)
+        threshold = threshold_at_false_alarm(negatives, rate)
         for name in names:
             composites = [_raw(r) for r in sets.get(name, {}).values() if r["authentic"] == "False"]
             if composites:

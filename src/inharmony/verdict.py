@@ -122,16 +122,23 @@ def fit_calibration(
     return Calibration(a, b, fit_on)
 
 
+def threshold_at_false_alarm(negatives: Sequence[float], rate: float) -> float:
+    """The score above which at most a share ``rate`` of ``negatives`` lie (the ⌊rate · n⌋ + 1-th highest)."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"false-alarm rate must be in [0, 1), got {rate}")
+    neg = np.sort(np.asarray(negatives, dtype=np.float64))[::-1]
+    if neg.size == 0:
+        raise ValueError("need authentic photos to set a false-alarm rate, got none")
+    return float(neg[min(int(math.floor(rate * neg.size + 1e-9)), neg.size - 1)])
+
+
 def detection_at_false_alarm(
     positives: Sequence[float], negatives: Sequence[float], rate: float
 ) -> tuple[float, float]:
-    """``(detection, threshold)``: the share of ``positives`` scoring above the threshold at which at most a share
-    ``rate`` of ``negatives`` does (the ⌊rate · n⌋ + 1-th highest negative score). Two models compared at one
-    false-alarm rate need no calibration: a point of each one's ROC curve."""
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"false-alarm rate must be in [0, 1), got {rate}")
-    pos, neg = np.asarray(positives, dtype=np.float64), np.sort(np.asarray(negatives, dtype=np.float64))[::-1]
-    if pos.size == 0 or neg.size == 0:
-        raise ValueError(f"need composites and authentic photos, got {pos.size} and {neg.size}")
-    threshold = float(neg[min(int(math.floor(rate * neg.size + 1e-9)), neg.size - 1)])
+    """``(detection, threshold)``: the share of ``positives`` scoring above :func:`threshold_at_false_alarm`. Two
+    models compared at one false-alarm rate need no calibration: a point of each one's ROC curve."""
+    pos = np.asarray(positives, dtype=np.float64)
+    if pos.size == 0:
+        raise ValueError("need composites to count detections, got none")
+    threshold = threshold_at_false_alarm(negatives, rate)
     return float(np.mean(pos > threshold)), threshold

@@ -64,6 +64,10 @@ class VerdictHead(nn.Module):
 def gated_logits(mask_logits: Tensor, verdict: Tensor) -> Tensor:
     """``logit(σ(mask) · σ(verdict))`` per pixel (B×1×H×W and B → B×1×H×W), clamped away from 0 and 1 so it
     stays finite (and exports to ONNX with elementary operators)."""
-    prob = torch.sigmoid(mask_logits) * torch.sigmoid(verdict).view(-1, 1, 1, 1)
+    return safe_logit(torch.sigmoid(mask_logits) * torch.sigmoid(verdict).view(-1, 1, 1, 1))
+
+
+def safe_logit(prob: Tensor) -> Tensor:
+    """``logit(prob)`` with ``prob`` clamped to [EPS, 1 − EPS]: finite, and elementary operators for ONNX."""
     prob = prob.clamp(EPS, 1.0 - EPS)
     return torch.log(prob) - torch.log1p(-prob)

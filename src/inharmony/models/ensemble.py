@@ -18,13 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-EPS = 1e-6
+from inharmony.layers.verdict_head import safe_logit
+
 COMBINE = ("mean", "logit_mean", "max")
-
-
-def _logit(prob: Tensor) -> Tensor:
-    prob = prob.clamp(EPS, 1.0 - EPS)
-    return torch.log(prob) - torch.log1p(-prob)
 
 
 class Ensemble(nn.Module):
@@ -72,7 +68,7 @@ class Ensemble(nn.Module):
         if self.combine == "logit_mean":
             return self._mean(logits)
         probs = [torch.sigmoid(t) for t in logits]
-        return _logit(torch.stack(probs).amax(dim=0) if self.combine == "max" else self._mean(probs))
+        return safe_logit(torch.stack(probs).amax(dim=0) if self.combine == "max" else self._mean(probs))
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
         outs = [member(x) for member in self.members]
@@ -91,6 +87,4 @@ class Ensemble(nn.Module):
 
 def member_spec(model: nn.Module) -> dict[str, Any]:
     """How an ensemble's config names a built model (``create_model``'s name and config)."""
-    if getattr(model, "model_name", None) == "ensemble":
-        raise ValueError("an ensemble cannot be a member of another: combine their members instead")
     return {"name": model.model_name, "config": dict(model.model_config)}

@@ -226,7 +226,7 @@ def _register_ensemble() -> None:
         "ensemble",
         Ensemble,
         {"members": [], "weights": None, "combine": "mean"},
-        "several trained models answering as one: their pixel probabilities combined (mean or max); "
+        "several trained models answering as one: their pixel probabilities combined (mean, log-odds mean or max); "
         "made from model files by ship_model.py --ensemble",
         composed=True,
     )
