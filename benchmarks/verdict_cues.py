@@ -146,7 +146,7 @@ def main() -> None:
     found = {"candidate": [], "true mask": [], "deep on candidate": [], "deep on true mask": []}
     pooled: list[list[Tensor]] = []  # the maps the verdict head is given, per forward pass
     model.verdict_head.register_forward_hook(lambda module, inputs, output: pooled.append(inputs[1]))
-    model.flip_test = False  # one pass: the hook sees the maps of this image only
+    model.flip_test, model.shift_test = False, 0  # one pass: the hook sees the maps of this image only
     verdicts, labels, groups, delta_e = [], [], [], []
     group = photo_groups(rows)
     with torch.no_grad():

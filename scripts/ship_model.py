@@ -15,7 +15,9 @@ equal-weight average of those files and the model file (a model soup of states t
 inharmony.checkpoint.average_models). --ensemble FILE [FILE ...] ships those files and the model as one model
 whose pixel probabilities are combined in output space (--combine mean|logit_mean|max; each member keeps its
 weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --flip-test then sets every member's
-mirror pass, and without it every member runs once.
+mirror pass, and without it every member runs once. --shift-test N (pixels) adds a view of each image moved by N
+pixels down and right (its edges mirrored), averaged with the others moved back (twice the cost again; single
+models only).
 """
 
 import argparse
@@ -38,6 +40,13 @@ def main() -> None:
     parser.add_argument(
         "--flip-test", action="store_true", help="the shipped model averages each image with its mirror (2x cost)"
     )
+    parser.add_argument(
+        "--shift-test",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the shipped model also runs each image moved by N pixels and averages the answers (2x cost)",
+    )
     parser.add_argument("--start", help="the weights the run started from: ship an interpolation with them")
     parser.add_argument("--alpha", type=float, help="with --start: the fine-tune's share of the weights, in [0, 1]")
     parser.add_argument(
@@ -57,6 +66,8 @@ def main() -> None:
     source = Path(args.model) if args.model else run / "best.safetensors"
     if sum(bool(x) for x in (args.start, args.soup, args.ensemble)) > 1:
         parser.error("--start, --soup and --ensemble are three ways of mixing: use one")
+    if args.shift_test and args.ensemble:
+        parser.error("--shift-test is for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
         parser.error(
             "--start/--soup/--ensemble mix model files (.safetensors): ship the training state first, then mix"
@@ -85,14 +96,17 @@ def main() -> None:
         model = ensemble_models([*args.ensemble, source], combine=args.combine, flip_test=args.flip_test)
     else:
         model = load_model(source)
-    if args.flip_test and not args.ensemble:  # the same weights in a model built with the test-time option on
+    options = {"flip_test": True} if args.flip_test else {}
+    options |= {"shift_test": args.shift_test} if args.shift_test else {}
+    changed = {k: v for k, v in options.items() if model.model_config.get(k) != v}
+    if changed and not args.ensemble:  # the same weights in a model built with the test-time options on
         from inharmony.models import create_model
 
-        flipped = create_model(model.model_name, **{**model.model_config, "flip_test": True})
-        flipped.load_state_dict(model.state_dict(), strict=True)
-        # the figures measured without the mirror pass are not this model's
-        flipped.model_info = {k: v for k, v in model.model_info.items() if k != "scores"}
-        model = flipped
+        viewed = create_model(model.model_name, **{**model.model_config, **changed})
+        viewed.load_state_dict(model.state_dict(), strict=True)
+        # the figures and the calibration measured with other test-time views are not this model's
+        viewed.model_info = {k: v for k, v in model.model_info.items() if k not in ("scores", "calibration")}
+        model = viewed
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     info = dict(model.model_info)
     info["size"] = args.size or info.get("size", 256)

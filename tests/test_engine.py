@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from fakes import make_synth_dataset
-from inharmony.checkpoint import load_model
+from inharmony.checkpoint import load_model, rewrite_info
 from inharmony.cli.main import main
 from inharmony.engine.config import load_config
 from inharmony.engine.trainer import Trainer, TrainingError
@@ -137,6 +137,17 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_model(shipped).flip_test  # same weights, the mirror pass on
     assert torch.allclose(load_file(str(shipped))[key].float(), averaged.float(), atol=1e-2)
+    calibrated, moved = tmp_path / "cal.safetensors", tmp_path / "moved.safetensors"
+    rewrite_info(shipped, calibrated, {"calibration": {"method": "platt", "a": 1.0, "b": 0.0}})
+    again = [*ship[:4], "--model", str(calibrated), "--flip-test"]
+    done = subprocess.run([*again, "--out", str(moved)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "calibration" in load_model(moved).model_info  # the same views: the calibration still holds
+    done = subprocess.run([*again, "--shift-test", "4", "--out", str(moved)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    viewed = load_model(moved)
+    assert viewed.flip_test and viewed.shift_test == 4 and "calibration" not in viewed.model_info  # new views
+    assert torch.equal(load_file(str(moved))[key], load_file(str(calibrated))[key])
     raw, mixed = tmp_path / "raw.safetensors", tmp_path / "mixed.safetensors"
     done = subprocess.run([*ship, "--raw", "--out", str(raw)], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -338,3 +338,56 @@ def test_flip_test_averages_the_image_and_its_mirror(model, tmp_path):
         assert torch.allclose(flipped(x)["mask_logits"], flipped.forward_once(x)["mask_logits"], atol=1e-6)
     with pytest.raises(ValueError, match="flip_test"):
         create_model("unet", flip_test=True)  # a model without the option says so
+
+
+def _moved(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``out[y, x] = t[clamp(y + dy), clamp(x + dx)]``: an independent edge-replicating move, by indexing."""
+    h, w = t.shape[-2:]
+    rows = torch.arange(h).add(dy).clamp(0, h - 1)
+    cols = torch.arange(w).add(dx).clamp(0, w - 1)
+    return t[..., rows, :][..., :, cols]
+
+
+def test_shift_test_averages_the_moved_views(model, tmp_path):
+    """``shift_test`` (pixels, a test-time option stored with the model): evaluation also runs the image moved
+    down and right, its edges mirrored, and averages the answers moved back; with ``flip_test`` four views. It
+    travels with the file, and the ONNX export keeps every view."""
+    from inharmony.checkpoint import load_model, save_model
+    from inharmony.export import OnnxModule, export_onnx
+
+    s = 8
+    viewed = create_model("dirl_mobilenetv2_verdict", flip_test=True, shift_test=s)
+    viewed.load_state_dict(model.state_dict())
+    model.eval(), viewed.eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    x[:, :, :20, :32] += 1.0  # neither mirror-symmetric nor the same when moved
+    padded = torch.nn.functional.pad(x, (s, s, s, s), mode="reflect")
+    moved = padded[..., :64, :64]  # moved[y, x] = x[y - s, x - s], reflected beyond the edges
+    assert torch.equal(moved[..., s:, s:], x[..., :-s, :-s])
+    assert viewed.test_views() == [(0, False), (0, True), (s, False), (s, True)]
+    with torch.no_grad():
+        outs = [model(v) for v in (x, x.flip(-1), moved, moved.flip(-1))]
+        got = viewed(x)
+    backs = [lambda t: t, lambda t: t.flip(-1), lambda t: _moved(t, s, s), lambda t: _moved(t.flip(-1), s, s)]
+    want_mask = sum(back(o["mask_logits"]) for back, o in zip(backs, outs)) / 4
+    want_verdict = sum(o["verdict"] for o in outs) / 4
+    assert torch.allclose(got["mask_logits"], want_mask, atol=1e-5)
+    assert torch.allclose(got["verdict"], want_verdict, atol=1e-5)
+    assert torch.allclose(got["logits"], gated_logits(want_mask, want_verdict), atol=1e-4)
+    for i, att in enumerate(got["attention"]):
+        assert torch.allclose(att, sum(back(o["attention"][i]) for back, o in zip(backs, outs)) / 4, atol=1e-5)
+    two = create_model("dirl_mobilenetv2_verdict", flip_test=True)
+    two.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert (two.eval()(x)["mask_logits"] - got["mask_logits"]).abs().max() > 1e-4  # the moved views count
+    path = save_model(viewed, tmp_path / "s.safetensors", info={"size": 64})
+    assert load_model(path).shift_test == s
+    onnx = OnnxModule(export_onnx(load_model(path), tmp_path / "s.onnx", size=64))(x)
+    assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(got["logits"])).abs().max() <= 1e-3
+    viewed.train()
+    with torch.no_grad():  # training sees one pass
+        assert torch.allclose(viewed(x)["mask_logits"], viewed.forward_once(x)["mask_logits"], atol=1e-6)
+    with pytest.raises(ValueError, match="shift_test"):
+        create_model("dirl_mobilenetv2_verdict", shift_test=-1)
+    with pytest.raises(ValueError, match="shift_test"):
+        create_model("unet", shift_test=4)

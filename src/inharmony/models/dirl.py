@@ -48,6 +48,7 @@ class DIRL(nn.Module):
         verdict: bool | str = False,
         mapper: str = "none",
         flip_test: bool = False,
+        shift_test: int = 0,
         relative: bool = False,
         verdict_lowlevel: bool | str = False,
         shift_head: bool = False,
@@ -59,7 +60,9 @@ class DIRL(nn.Module):
         ``verdict`` adds the image-level gate (``"contrast"``: one that compares the region with its surroundings only);
         ``mapper="ihdrnet"`` puts MadisNet's learnable colour mapping (:mod:`inharmony.layers.colour_mapping`) in
         front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
-        answers (logits, verdict, attention), at twice the cost; training is unchanged. ``relative`` adds
+        answers (logits, verdict, attention), at twice the cost; training is unchanged. ``shift_test`` (pixels):
+        in evaluation mode, also run the image moved by that many pixels down and right (its edges mirrored) and
+        average the answers moved back, at twice the cost again (with ``flip_test``: four views). ``relative`` adds
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
         ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
@@ -69,6 +72,9 @@ class DIRL(nn.Module):
         training; :mod:`inharmony.layers.shift_head`), for ``loss.colour_shift``."""
         super().__init__()
         self.flip_test = bool(flip_test)
+        self.shift_test = int(shift_test)
+        if self.shift_test < 0:
+            raise ValueError(f"shift_test must be a number of pixels ≥ 0, got {shift_test}")
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
@@ -160,18 +166,28 @@ class DIRL(nn.Module):
         ]
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        if self.flip_test and not self.training:
-            return self.forward_flipped(x)
+        if (self.flip_test or self.shift_test) and not self.training:
+            return self.forward_views(x)
         return self.forward_once(x)
 
-    def forward_flipped(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        """The image and its mirror in one batch; every map of the mirror is flipped back and the two averaged
-        (logits and the verdict in logit space, attention as probabilities), then the gate is applied again."""
-        out = self.forward_once(torch.cat([x, x.flip(-1)], dim=0))
+    def test_views(self) -> list[tuple[int, bool]]:
+        """The evaluation-mode views as (shift in pixels, mirrored): the image itself first."""
+        shifts = [0, self.shift_test] if self.shift_test else [0]
+        return [(s, mirrored) for s in shifts for mirrored in ((False, True) if self.flip_test else (False,))]
+
+    def forward_views(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+        """Every view of :meth:`test_views` in one batch; each map is moved back onto the image and the views
+        averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
+        again."""
+        views = self.test_views()
+        batch = [_view(x, s, m, "reflect") for s, m in views]
+        out = self.forward_once(torch.cat(batch, dim=0))
 
         def average(t: Tensor) -> Tensor:
-            pair = t.reshape(2, -1, *t.shape[1:])
-            return 0.5 * (pair[0] + (pair[1].flip(-1) if t.dim() == 4 else pair[1]))
+            parts = t.reshape(len(views), -1, *t.shape[1:])
+            if t.dim() == 4:
+                return torch.stack([_unview(p, s, m) for p, (s, m) in zip(parts, views)]).mean(0)
+            return parts.mean(0)
 
         merged = {"attention": [average(a) for a in out["attention"]]}
         if "verdict" in out:
@@ -253,3 +269,24 @@ class PlainDecoder(nn.Module):
             )
         h, w = up.shape[-2:]
         return self.head(F.interpolate(up, size=(2 * h, 2 * w), mode="bilinear", align_corners=True))
+
+
+def _shifted(t: Tensor, dy: int, dx: int, mode: str) -> Tensor:
+    """``out[..., y, x] = t[..., y + dy, x + dx]``, the pixels from outside ``t`` filled by ``mode`` padding."""
+    if dy == 0 and dx == 0:
+        return t
+    p = max(abs(dy), abs(dx))
+    h, w = t.shape[-2:]
+    return F.pad(t, (p, p, p, p), mode=mode)[..., p + dy : p + dy + h, p + dx : p + dx + w]
+
+
+def _view(x: Tensor, shift: int, mirrored: bool, mode: str) -> Tensor:
+    """A test-time view of a batch: moved by ``shift`` pixels down and right, then mirrored."""
+    x = _shifted(x, -shift, -shift, mode)
+    return x.flip(-1) if mirrored else x
+
+
+def _unview(t: Tensor, shift: int, mirrored: bool) -> Tensor:
+    """A map of a view moved back onto the image (edges replicated where the view had no pixels)."""
+    t = t.flip(-1) if mirrored else t
+    return _shifted(t, shift, shift, "replicate")
