@@ -6,7 +6,9 @@ Each eval folder (``inharmony evaluate --per-image``) holds one model. Its raw i
 share R of the ``--authentic`` set's photos (default: the held-out photos) score above (default R: the first
 model's own false-alarm rate there at its calibrated threshold), and the share of each set's composites above that
 threshold is printed: a point of each model's ROC curve, free of how each one was calibrated
-(inharmony.verdict.detection_at_false_alarm).
+(inharmony.verdict.detection_at_false_alarm). Every later model is then compared with the first: the gap in
+detections with a 95 % interval from a paired bootstrap that redraws the authentic photos (hence the thresholds)
+and the composites (inharmony.engine.paired.matched_detection_gap; --resamples, default 2000).
 """
 
 import argparse
@@ -14,7 +16,7 @@ import json
 
 import numpy as np
 
-from inharmony.engine.paired import read_per_image
+from inharmony.engine.paired import matched_detection_gap, read_per_image
 from inharmony.fileio import write_text_atomic
 from inharmony.verdict import detection_at_false_alarm, threshold_at_false_alarm
 
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("evals", nargs="+", help="evaluation folders or per_image.csv files, one model each")
     parser.add_argument("--authentic", default="heldout", help="the set of authentic photos that fixes the rate")
     parser.add_argument("--rate", type=float, help="false-alarm rate on it (default: the first model's own)")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap draws for the gaps (default 2000)")
     parser.add_argument("--out", help="write the figures as JSON")
     args = parser.parse_args()
     runs = {path: read_per_image(path) for path in args.evals}
@@ -60,10 +63,33 @@ def main() -> None:
         row["threshold"] = threshold
         results[path] = row
         print(f"| {path} | {threshold:.3f} | " + " | ".join(cells) + " |")
+    gaps = {}
+    if len(runs) > 1:
+        print(f"\ngaps against {args.evals[0]} (percentage points, 95 % interval, share of resamples above)\n")
+        print("| evaluation | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+    first_sets = runs[args.evals[0]]
+    for path, sets in list(runs.items())[1:]:
+        cells, gaps[path] = [], {}
+        for name in names:
+            pair = [
+                {n: _raw(r) for n, r in s.get(name, {}).items() if r["authentic"] == "False"}
+                for s in (first_sets, sets)
+            ]
+            if not pair[0] or not pair[1]:
+                cells.append("–")
+                continue
+            negatives = [
+                {n: _raw(r) for n, r in s[args.authentic].items() if r["authentic"] == "True"}
+                for s in (first_sets, sets)
+            ]
+            gap = matched_detection_gap(*negatives, *pair, rate, resamples=args.resamples)
+            gaps[path][name] = {"delta": gap.delta, "low": gap.low, "high": gap.high, "b_above": gap.b_above}
+            cells.append(f"{gap.delta:+.1f} [{gap.low:+.1f}, {gap.high:+.1f}] {gap.b_above:.0%}")
+        print(f"| {path} | " + " | ".join(cells) + " |")
     if args.out:
-        write_text_atomic(
-            args.out, json.dumps({"authentic": args.authentic, "rate": rate, "models": results}, indent=1)
-        )
+        document = {"authentic": args.authentic, "rate": rate, "models": results, "gaps_against_first": gaps}
+        write_text_atomic(args.out, json.dumps(document, indent=1))
 
 
 if __name__ == "__main__":

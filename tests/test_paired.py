@@ -137,3 +137,26 @@ def test_detection_at_a_matched_false_alarm_rate(tmp_path):
     a, b = models[str(tmp_path / "a")], models[str(tmp_path / "b")]
     assert a["threshold"] == b["threshold"] == 0.6  # 2 of 8 authentic photos above 0.6
     assert b["probe"] > a["probe"] and "heldout" not in a
+    gap = json.loads(out.read_text())["gaps_against_first"][str(tmp_path / "b")]["probe"]
+    assert gap["delta"] == pytest.approx(100 * (b["probe"] - a["probe"])) and gap["low"] <= gap["delta"] <= gap["high"]
+
+
+def test_a_matched_detection_gap_has_an_interval_that_holds_the_threshold_too():
+    from inharmony.engine.paired import matched_detection_gap
+
+    rng = np.random.default_rng(3)
+    negatives = {f"a{i}": float(v) for i, v in enumerate(rng.uniform(0, 1, 200))}
+    low = {f"c{i}": float(v) for i, v in enumerate(rng.uniform(0.3, 1.0, 100))}
+    high = {k: min(1.0, v + 0.2) for k, v in low.items()}  # every composite scored higher, photos the same
+    gap = matched_detection_gap(negatives, negatives, low, high, 0.1, resamples=300)
+    assert gap.delta > 0 and gap.low > 0 and gap.b_above == 1.0 and gap.low <= gap.delta <= gap.high
+    assert gap.figure == "detected at 10.00% false alarms"
+    same = matched_detection_gap(negatives, negatives, low, low, 0.1, resamples=100)
+    assert same.delta == same.low == same.high == 0.0
+    # higher scores on the authentic photos as well: the threshold moves with them and the gain shrinks
+    shifted = {k: min(1.0, v + 0.2) for k, v in negatives.items()}
+    assert matched_detection_gap(negatives, shifted, low, high, 0.1, resamples=100).delta < gap.delta
+    with pytest.raises(ValueError, match="composites"):
+        matched_detection_gap(negatives, negatives, low, {"x": 0.5}, 0.1)
+    with pytest.raises(ValueError, match="authentic photos"):
+        matched_detection_gap(negatives, {"x": 0.5}, low, low, 0.1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inharmony.verdict import auroc
+from inharmony.verdict import auroc, detection_at_false_alarm
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,45 @@ def intervals(rows: dict[str, dict], resamples: int = 2000, seed: int = 0) -> li
         for k, v in _figures(images, index).items():
             draws[k].append(v)
     return [(k, point[k], *_summary(values)[:2]) for k, values in draws.items()]
+
+
+def matched_detection_gap(
+    a_negatives: dict[str, float],
+    b_negatives: dict[str, float],
+    a_positives: dict[str, float],
+    b_positives: dict[str, float],
+    rate: float,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Gap:
+    """The gap ``b − a`` in the share of composites detected (in %) where each model flags a share ``rate`` of
+    the authentic photos: ``*_negatives`` are the two models' raw scores of the same authentic photos,
+    ``*_positives`` of the same composites (by name). Each resample draws the photos and the composites apart,
+    the same draw for both models, and sets each model's threshold anew on the drawn photos, so the interval
+    holds the uncertainty of the threshold as well as that of the detections."""
+    for what, left, right in (("authentic photos", a_negatives, b_negatives), ("composites", a_positives, b_positives)):
+        if set(left) != set(right):
+            only = sorted(set(left) ^ set(right))
+            raise ValueError(f"the two evaluations hold different {what} ({len(only)} in one only, e.g. {only[:3]})")
+    negatives, positives = sorted(a_negatives), sorted(a_positives)
+    scores = [
+        (np.array([neg[n] for n in negatives]), np.array([pos[n] for n in positives]))
+        for neg, pos in ((a_negatives, a_positives), (b_negatives, b_positives))
+    ]
+
+    def detected(index_neg: np.ndarray, index_pos: np.ndarray) -> list[float]:
+        return [100 * detection_at_false_alarm(p[index_pos], n[index_neg], rate)[0] for n, p in scores]
+
+    point = detected(np.arange(len(negatives)), np.arange(len(positives)))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        index_neg = rng.choice(len(negatives), size=len(negatives), replace=True)
+        index_pos = rng.choice(len(positives), size=len(positives), replace=True)
+        a, b = detected(index_neg, index_pos)
+        draws.append(b - a)
+    low, high, above = _summary(draws)
+    return Gap(f"detected at {rate:.2%} false alarms", point[0], point[1], low, high, above)
 
 
 def _resamples(authentic: np.ndarray, count: int, seed: int):
