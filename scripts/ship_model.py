@@ -13,7 +13,8 @@ averages each image with its mirror image (twice the inference cost; the ONNX ex
 weights it started from (WiSE-FT; inharmony.checkpoint.interpolate_models). --soup FILE [FILE ...] ships the
 equal-weight average of those files and the model file (a model soup of states that share one start;
 inharmony.checkpoint.average_models). --ensemble FILE [FILE ...] ships those files and the model as one model
-whose pixel probabilities are combined in output space (--combine mean|logit_mean|max; each member keeps its
+whose pixel probabilities are combined in output space (--combine mean|logit_mean|max, --weights W... the members'
+shares, the --ensemble files first; each member keeps its
 weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --flip-test then sets every member's
 mirror pass, and without it every member runs once. --shift-test N (pixels) adds a view of each image moved by N
 pixels down and right (its edges mirrored), averaged with the others moved back (twice the cost again; single
@@ -58,6 +59,13 @@ def main() -> None:
     parser.add_argument(
         "--combine", choices=("mean", "logit_mean", "max"), default="mean", help="with --ensemble: how (mean)"
     )
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        type=float,
+        metavar="W",
+        help="with --ensemble: one share per member, the --ensemble files first and the model last (default equal)",
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     if (args.start is None) != (args.alpha is None):
@@ -66,6 +74,10 @@ def main() -> None:
     source = Path(args.model) if args.model else run / "best.safetensors"
     if sum(bool(x) for x in (args.start, args.soup, args.ensemble)) > 1:
         parser.error("--start, --soup and --ensemble are three ways of mixing: use one")
+    if args.weights and not args.ensemble:
+        parser.error("--weights are the shares of --ensemble members")
+    if args.weights and len(args.weights) != len(args.ensemble) + 1:
+        parser.error(f"--weights: one per member ({len(args.ensemble) + 1}: the --ensemble files, then the model)")
     if args.shift_test and args.ensemble:
         parser.error("--shift-test is for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
@@ -93,7 +105,9 @@ def main() -> None:
     elif args.soup:
         model = average_models([*args.soup, source])
     elif args.ensemble:
-        model = ensemble_models([*args.ensemble, source], combine=args.combine, flip_test=args.flip_test)
+        model = ensemble_models(
+            [*args.ensemble, source], weights=args.weights, combine=args.combine, flip_test=args.flip_test
+        )
     else:
         model = load_model(source)
     options = {"flip_test": True} if args.flip_test else {}

@@ -150,6 +150,14 @@ def test_ship_model_ships_an_ensemble(members, tmp_path):
     assert shipped.model_info["ensemble"]["files"] == [str(files[0]), str(files[1])]
     key = next(k for k in members[0].state_dict() if k.endswith("weight"))
     assert torch.allclose(shipped.members[0].state_dict()[key], members[0].state_dict()[key], atol=1e-2)  # fp16
+    weighted = [*ship, "--ensemble", str(files[0]), "--weights", "2", "1", "--out", str(out)]
+    done = subprocess.run(weighted, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shipped = load_model(out)
+    assert shipped.model_info["ensemble"]["weights"] == [2.0, 1.0]
+    assert shipped.weights.tolist() == pytest.approx([2 / 3, 1 / 3])  # the shares travel with the file
+    done = subprocess.run([*weighted[:-2], "3", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "one per member" in done.stderr
     done = subprocess.run(
         [*ship, "--ensemble", str(files[0]), "--soup", str(files[0]), "--out", str(out)],
         capture_output=True,
