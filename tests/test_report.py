@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from fakes import make_photos
 from inharmony.cli.main import main
-from inharmony.engine.probes import EvalItem, region_swap
+from inharmony.engine.probes import EvalItem, cutout_paste, paste_matte, region_swap
 from inharmony.engine.report import EvalSet, evaluate_sets, parse_set, summarise
 from inharmony.verdict import auroc, image_score
 
@@ -137,6 +137,57 @@ def test_region_swap_changes_an_off_centre_region_reproducibly(tmp_path):
         diff = np.abs(comp.image.astype(int) - orig.image.astype(int)).mean(-1)
         assert diff[comp.mask > 0].mean() > 3 * diff[comp.mask == 0].mean()
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+
+
+def _cutouts(folder, n=3):
+    """RGBA cut-outs: a noisy (photographic-looking) disc with a soft edge, and one flat clip-art square."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:80, :64]
+    edge = np.clip(30 - np.hypot(yy - 40, xx - 32), 0, 4) / 4  # 1 inside, ramping to 0 over 4 px
+    for i in range(n):
+        rgb = (rng.uniform(0, 255, (80, 64, 3)) * 0.5 + 60 * i).clip(0, 255)
+        rgba = np.dstack([rgb, edge * 255]).astype(np.uint8)
+        Image.fromarray(rgba, "RGBA").save(folder / f"stamp{i}.png")
+    flat = np.zeros((80, 64, 4), np.uint8)
+    flat[10:70, 10:54] = (200, 30, 30, 255)
+    Image.fromarray(flat, "RGBA").save(folder / "clipart.png")
+    return folder
+
+
+def test_cutout_probe_pastes_through_the_matte_into_held_out_photos(tmp_path):
+    photos = make_photos(tmp_path / "p", n=4, size=(96, 72), noise=4.0)
+    stamps = _cutouts(tmp_path / "c")
+    a, b = cutout_paste(photos, stamps, n=3, seed=5), cutout_paste(photos, stamps, n=3, seed=5)
+    assert len(a) >= 2 and len(a) % 2 == 0
+    for comp, orig in zip(a[::2], a[1::2]):
+        assert not comp.authentic and orig.authentic and comp.group == "cutout" and orig.group == "cutout_authentic"
+        inside = comp.mask > 0
+        assert 0.005 <= inside.mean() <= 0.5
+        rows = np.flatnonzero(inside.any(1))
+        assert rows.max() >= comp.mask.shape[0] // 2 - 3  # its foot in the lower half (its matte may soften it)
+        diff = np.abs(comp.image.astype(int) - orig.image.astype(int)).mean(-1)
+        assert diff[inside].mean() > 5 * diff[~inside].mean()  # changed where the object is, JPEG noise elsewhere
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    image = np.full((60, 60, 3), 100, np.uint8)
+    with Image.open(stamps / "stamp0.png") as img:
+        rgba = np.asarray(img.convert("RGBA"))
+    comp, mask = paste_matte(image, rgba, 0.2, np.random.default_rng(0))
+    ys, xs = np.nonzero(mask)
+    soft = (comp != 100).any(-1) & (mask == 0)  # the matte's soft edge blends outside the binarised mask
+    assert soft.any() and 0.1 <= mask.mean() / 255 <= 0.3
+    assert paste_matte(image, np.zeros((10, 10, 4), np.uint8), 0.2, np.random.default_rng(0)) is None
+    set_ = parse_set(f"c=cutout:{photos},{stamps}", swap_n=2)
+    assert set_.name == "c" and {i.group for i in set_.items} == {"cutout", "cutout_authentic"}
+    with pytest.raises(ValueError, match="cutout:PHOTO_FOLDER,CUTOUT_FOLDER"):
+        parse_set(f"c=cutout:{photos}")
+    only_clipart = tmp_path / "flat"
+    only_clipart.mkdir()
+    (stamps / "clipart.png").rename(only_clipart / "clipart.png")
+    with pytest.raises(ValueError, match="no photographic"):
+        cutout_paste(photos, only_clipart)
+    with pytest.raises(FileNotFoundError, match="cut-out folder"):
+        cutout_paste(photos, tmp_path / "missing")
 
 
 def test_model_labels_tell_runs_apart():

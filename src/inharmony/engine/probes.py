@@ -1,4 +1,4 @@
-"""Evaluation sets beyond the published protocol: authentic photos and the region-swap probe.
+"""Evaluation sets beyond the published protocol: authentic photos, the region-swap probe and the cut-out probe.
 
 - *Authentic photos*: photos with no edit (empty masks). A localiser should mark nothing on them; the published
   protocol cannot see a confident mask there (it min-max normalises every prediction), so these are scored by
@@ -7,6 +7,11 @@
   image centre: background, part of a surface, one of several objects) gets a colour change written here, on
   purpose independently of the training generator (a chroma rotation and luminance curve in YCbCr). A
   salient-object detector scores low on it. Each swap composite comes with its unchanged photo.
+- *Cut-out pastes*: an object cut out with its own matte (RGBA files, e.g. the Debian stamps that ``inharmony data
+  photos`` writes under ``cutouts/``) pasted into a held-out photo at a plausible size, standing in the lower half,
+  composited through its alpha: copy-paste as people do it, with a matte and an object from another camera, which
+  the generator's pasted objects (regions of the training photos, cut by their maps) are not. Each composite comes
+  with its unchanged photo.
 
 Every set is a list of :class:`EvalItem` (image in memory or on disk, mask or None for authentic).
 """
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import slic
 
@@ -147,4 +153,85 @@ def region_swap(
         stem = photo.path.stem
         items.append(EvalItem(f"swap/{stem}", "swap", image=jpeg(comp, 90), mask=region.astype(np.uint8) * 255))
         items.append(EvalItem(f"swap_authentic/{stem}", "swap_authentic", image=jpeg(image, 90)))
+    return items
+
+
+def photo_like_cutouts(folder: str | Path, min_side: int = 48, min_colours: int = 300) -> list[Path]:
+    """The RGBA files of ``folder`` (searched recursively) that look photographic: an opaque part of at least
+    ``min_side``² pixels with at least ``min_colours`` distinct colours (at 5 bits a channel; flat clip-art has
+    far fewer)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cut-out folder not found: {folder}")
+    kept = []
+    for path in sorted(folder.rglob("*.png")):
+        with Image.open(path) as img:
+            rgba = np.asarray(img.convert("RGBA"))
+        opaque = rgba[..., 3] > 127
+        if opaque.sum() >= min_side * min_side and len(np.unique(rgba[opaque][:, :3] // 8, axis=0)) >= min_colours:
+            kept.append(path)
+    if not kept:
+        raise ValueError(f"{folder}: no photographic RGBA cut-outs (PNG with alpha, ≥ {min_colours} colours)")
+    return kept
+
+
+def paste_matte(
+    image: np.ndarray, rgba: np.ndarray, area: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``rgba`` (an H×W×4 cut-out) scaled so its opaque part covers about ``area`` of ``image``, placed at a random
+    column with its foot in the image's lower half, composited through its alpha. Returns (composite, mask: alpha
+    ≥ 0.5 as 0/255), or None when it cannot fit."""
+    alpha = rgba[..., 3]
+    ys, xs = np.nonzero(alpha > 127)
+    if ys.size < 16:
+        return None
+    rgba = rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = image.shape[:2]
+    scale = np.sqrt(area * h * w / ys.size)
+    scale = min(scale, 0.9 * h / rgba.shape[0], 0.9 * w / rgba.shape[1])
+    oh, ow = round(rgba.shape[0] * scale), round(rgba.shape[1] * scale)
+    if min(oh, ow) < 8:
+        return None
+    layer = np.asarray(Image.fromarray(rgba).resize((ow, oh), Image.LANCZOS), dtype=np.float64)
+    top = int(rng.integers(max(0, h // 2 - oh), h - oh + 1))  # the foot between the middle and the bottom
+    left = int(rng.integers(0, w - ow + 1))
+    comp = image.astype(np.float64)
+    a = layer[..., 3:] / 255.0
+    window = comp[top : top + oh, left : left + ow]
+    comp[top : top + oh, left : left + ow] = window * (1 - a) + layer[..., :3] * a
+    mask = np.zeros((h, w), np.uint8)
+    mask[top : top + oh, left : left + ow] = np.where(a[..., 0] >= 0.5, 255, 0)
+    return np.rint(comp).clip(0, 255).astype(np.uint8), mask
+
+
+def cutout_paste(
+    folder: str | Path,
+    cutouts: str | Path,
+    n: int = 100,
+    seed: int = 0,
+    max_side: int = 384,
+    area: tuple[float, float] = (0.03, 0.25),
+) -> list[EvalItem]:
+    """``n`` cut-out composites (group ``cutout``; :func:`paste_matte` with the photographic files of
+    :func:`photo_like_cutouts`, an area drawn log-uniformly in ``area``) and their unchanged photos (group
+    ``cutout_authentic``) from the held-out (test-split) photos of ``folder``; deterministic for ``seed``."""
+    stamps = photo_like_cutouts(cutouts)
+    photos, _ = index_photos(folder)
+    pool = [p for p in photos if p.split == "test"] or photos
+    rng = np.random.default_rng(seed)
+    items: list[EvalItem] = []
+    for j in rng.permutation(len(pool)):
+        if len(items) >= 2 * n:
+            break
+        photo = pool[int(j)]
+        image = load_photo(photo.path, max_side)
+        with Image.open(stamps[int(rng.integers(len(stamps)))]) as img:
+            rgba = np.asarray(img.convert("RGBA"))
+        pasted = paste_matte(image, rgba, float(np.exp(rng.uniform(*np.log(area)))), rng)
+        if pasted is None or not 0.005 <= (pasted[1] > 0).mean() <= 0.5:
+            continue
+        comp, mask = pasted
+        stem = photo.path.stem
+        items.append(EvalItem(f"cutout/{stem}", "cutout", image=jpeg(comp, 90), mask=mask))
+        items.append(EvalItem(f"cutout_authentic/{stem}", "cutout_authentic", image=jpeg(image, 90)))
     return items

@@ -8,6 +8,8 @@ A set is named on the command line as ``NAME=SPEC``:
   gives its ``test`` rows only, and one without the grouping column one group, ``all``;
 - ``NAME=ROOT`` or ``NAME=ROOT:LIST``: the test split (or a root-relative list) of an iHarmony4-layout root;
 - ``NAME=swap:FOLDER``: the region-swap probe made from the held-out photos of FOLDER (with their originals);
+- ``NAME=cutout:FOLDER,CUTOUTS``: the cut-out probe, RGBA cut-outs of CUTOUTS pasted into the held-out photos of
+  FOLDER through their own mattes (with their originals);
 - ``NAME=authentic:FOLDER`` (every photo) / ``NAME=heldout:FOLDER`` (test-split photos only) /
   ``NAME=authentic:skimage`` (scikit-image's photos): authentic photos.
 
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inharmony.engine.probes import EvalItem, authentic_folder, region_swap, skimage_photos
+from inharmony.engine.probes import EvalItem, authentic_folder, cutout_paste, region_swap, skimage_photos
 from inharmony.imageio import read_image, read_mask
 from inharmony.inference.predictor import Prediction
 from inharmony.metrics import image_metrics
@@ -52,9 +54,14 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
     if not sep or not name or not where:
         raise ValueError(f"--data {spec!r}: expected NAME=SPEC, e.g. realdata=../shared/realdata/manifest.csv")
     kind, colon, rest = where.partition(":")
-    if colon and kind in ("swap", "authentic", "heldout"):
+    if colon and kind in ("swap", "cutout", "authentic", "heldout"):
         if kind == "swap":
             return EvalSet(name, region_swap(rest, n=swap_n, seed=seed))
+        if kind == "cutout":
+            photos, comma, cutouts = rest.partition(",")
+            if not comma or not photos or not cutouts:
+                raise ValueError(f"--data {spec!r}: expected NAME=cutout:PHOTO_FOLDER,CUTOUT_FOLDER")
+            return EvalSet(name, cutout_paste(photos, cutouts, n=swap_n, seed=seed))
         if rest == "skimage":
             return EvalSet(name, skimage_photos("authentic"))
         return EvalSet(name, authentic_folder(rest, held_out_only=kind == "heldout"))
