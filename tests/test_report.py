@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from fakes import make_photos
@@ -177,6 +178,19 @@ def test_cutout_probe_pastes_through_the_matte_into_held_out_photos(tmp_path):
     soft = (comp != 100).any(-1) & (mask == 0)  # the matte's soft edge blends outside the binarised mask
     assert soft.any() and 0.1 <= mask.mean() / 255 <= 0.3
     assert paste_matte(image, np.zeros((10, 10, 4), np.uint8), 0.2, np.random.default_rng(0)) is None
+    plain, harmonised = a[0], cutout_paste(photos, stamps, n=3, seed=5, harmonised=True)[0]
+    inside = plain.mask > 0
+    far = ~ndimage.binary_dilation(inside, iterations=16)  # the photo away from the object: JPEG noise only
+    assert np.array_equal(harmonised.mask, plain.mask)
+    assert np.abs(harmonised.image[far].astype(int) - plain.image[far].astype(int)).mean() < 1.0
+    around = a[1].image[~inside].reshape(-1, 3).mean(0)  # the photo's colour around the object
+    gap_plain = np.abs(plain.image[inside].reshape(-1, 3).mean(0) - around).sum()
+    gap_harmonised = np.abs(harmonised.image[inside].reshape(-1, 3).mean(0) - around).sum()
+    assert gap_harmonised < 0.6 * gap_plain  # moved at least half way toward the photo's colour
+    assert {i.group for i in parse_set(f"h=cutout_harmonised:{photos},{stamps}", swap_n=2).items} == {
+        "cutout",
+        "cutout_authentic",
+    }
     set_ = parse_set(f"c=cutout:{photos},{stamps}", swap_n=2)
     assert set_.name == "c" and {i.group for i in set_.items} == {"cutout", "cutout_authentic"}
     with pytest.raises(ValueError, match="cutout:PHOTO_FOLDER,CUTOUT_FOLDER"):

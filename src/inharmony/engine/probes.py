@@ -11,7 +11,8 @@
   photos`` writes under ``cutouts/``) pasted into a held-out photo at a plausible size, standing in the lower half,
   composited through its alpha: copy-paste as people do it, with a matte and an object from another camera, which
   the generator's pasted objects (regions of the training photos, cut by their maps) are not. Each composite comes
-  with its unchanged photo.
+  with its unchanged photo. *Harmonised* (``cutout_harmonised``), the object's Lab mean and spread are moved
+  50–100 % of the way to the photo's, as a crude harmonisation would: a harder probe of the same pastes.
 
 Every set is a list of :class:`EvalItem` (image in memory or on disk, mask or None for authentic).
 """
@@ -26,6 +27,7 @@ from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import slic
 
+from inharmony.data.synth.changes import reinhard
 from inharmony.data.synth.composer import jpeg, mean_delta_e
 from inharmony.data.synth.photos import index_photos, load_photo, load_segments
 
@@ -204,6 +206,19 @@ def paste_matte(
     return np.rint(comp).clip(0, 255).astype(np.uint8), mask
 
 
+def harmonise(comp: np.ndarray, photo: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
+    """``comp`` with the pixels under ``mask`` moved ``share`` of the way to the Lab mean and standard deviation
+    of ``photo``'s pixels outside it (Reinhard's colour transfer, the crudest harmonisation)."""
+    inside = mask > 0
+    if inside.sum() < 16 or (~inside).sum() < 16:
+        return comp
+    src = comp[inside] / 255.0
+    moved = reinhard(src, photo[~inside] / 255.0, "lab")
+    out = comp.astype(np.float64)
+    out[inside] = ((1 - share) * src + share * moved) * 255.0
+    return np.rint(out).clip(0, 255).astype(np.uint8)
+
+
 def cutout_paste(
     folder: str | Path,
     cutouts: str | Path,
@@ -211,9 +226,11 @@ def cutout_paste(
     seed: int = 0,
     max_side: int = 384,
     area: tuple[float, float] = (0.03, 0.25),
+    harmonised: bool = False,
 ) -> list[EvalItem]:
     """``n`` cut-out composites (group ``cutout``; :func:`paste_matte` with the photographic files of
-    :func:`photo_like_cutouts`, an area drawn log-uniformly in ``area``) and their unchanged photos (group
+    :func:`photo_like_cutouts`, an area drawn log-uniformly in ``area``; with ``harmonised`` each then
+    passed through :func:`harmonise` with a share drawn in [0.5, 1]) and their unchanged photos (group
     ``cutout_authentic``) from the held-out (test-split) photos of ``folder``; deterministic for ``seed``."""
     stamps = photo_like_cutouts(cutouts)
     photos, _ = index_photos(folder)
@@ -231,6 +248,8 @@ def cutout_paste(
         if pasted is None or not 0.005 <= (pasted[1] > 0).mean() <= 0.5:
             continue
         comp, mask = pasted
+        if harmonised:
+            comp = harmonise(comp, image, mask, float(rng.uniform(0.5, 1.0)))
         stem = photo.path.stem
         items.append(EvalItem(f"cutout/{stem}", "cutout", image=jpeg(comp, 90), mask=mask))
         items.append(EvalItem(f"cutout_authentic/{stem}", "cutout_authentic", image=jpeg(image, 90)))

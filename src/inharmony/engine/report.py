@@ -9,7 +9,7 @@ A set is named on the command line as ``NAME=SPEC``:
 - ``NAME=ROOT`` or ``NAME=ROOT:LIST``: the test split (or a root-relative list) of an iHarmony4-layout root;
 - ``NAME=swap:FOLDER``: the region-swap probe made from the held-out photos of FOLDER (with their originals);
 - ``NAME=cutout:FOLDER,CUTOUTS``: the cut-out probe, RGBA cut-outs of CUTOUTS pasted into the held-out photos of
-  FOLDER through their own mattes (with their originals);
+  FOLDER through their own mattes (with their originals); ``cutout_harmonised:`` the same pastes harmonised;
 - ``NAME=authentic:FOLDER`` (every photo) / ``NAME=heldout:FOLDER`` (test-split photos only) /
   ``NAME=authentic:skimage`` (scikit-image's photos): authentic photos.
 
@@ -54,14 +54,15 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
     if not sep or not name or not where:
         raise ValueError(f"--data {spec!r}: expected NAME=SPEC, e.g. realdata=../shared/realdata/manifest.csv")
     kind, colon, rest = where.partition(":")
-    if colon and kind in ("swap", "cutout", "authentic", "heldout"):
+    if colon and kind in ("swap", "cutout", "cutout_harmonised", "authentic", "heldout"):
         if kind == "swap":
             return EvalSet(name, region_swap(rest, n=swap_n, seed=seed))
-        if kind == "cutout":
+        if kind.startswith("cutout"):
             photos, comma, cutouts = rest.partition(",")
             if not comma or not photos or not cutouts:
-                raise ValueError(f"--data {spec!r}: expected NAME=cutout:PHOTO_FOLDER,CUTOUT_FOLDER")
-            return EvalSet(name, cutout_paste(photos, cutouts, n=swap_n, seed=seed))
+                raise ValueError(f"--data {spec!r}: expected NAME={kind}:PHOTO_FOLDER,CUTOUT_FOLDER")
+            harmonised = kind == "cutout_harmonised"
+            return EvalSet(name, cutout_paste(photos, cutouts, n=swap_n, seed=seed, harmonised=harmonised))
         if rest == "skimage":
             return EvalSet(name, skimage_photos("authentic"))
         return EvalSet(name, authentic_folder(rest, held_out_only=kind == "heldout"))
