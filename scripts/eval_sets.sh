@@ -10,6 +10,7 @@ sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimag
 [ -d data/synth_v2_outline ] && sets+=(--data "synth_outline=data/synth_v2_outline")
 [ -d data/synth_v2_paste ] && sets+=(--data "synth_paste=data/synth_v2_paste/manifest.csv")  # with its twins
 # the cut-out probe (session 14): photographic RGBA cut-outs (inharmony data photos --out data/corpus) pasted through
-# their own mattes into the held-out photos, with the photos
-[ -d data/corpus/cutouts ] && sets+=(--data "cutout=cutout:$PHOTOS,data/corpus/cutouts")
+# their own mattes into the held-out photos, with the photos; and the same pastes harmonised
+[ -d data/corpus/cutouts ] && sets+=(--data "cutout=cutout:$PHOTOS,data/corpus/cutouts" \
+    --data "cutout_harmonised=cutout_harmonised:$PHOTOS,data/corpus/cutouts")
 true
