@@ -25,6 +25,11 @@ def _raw(row: dict) -> float:
     return float(row.get("raw_score") or row["score"])
 
 
+def _scores(rows: dict[str, dict], authentic: bool) -> dict[str, float]:
+    """The raw image scores of a set's authentic photos (or its composites), by image name."""
+    return {name: _raw(r) for name, r in rows.items() if (r["authentic"] == "True") == authentic}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("evals", nargs="+", help="evaluation folders or per_image.csv files, one model each")
@@ -47,43 +52,39 @@ def main() -> None:
             if any(r["authentic"] == "False" for r in rows.values())
         }
     )
+    # each evaluation's raw scores by image name: its authentic photos on --authentic, its composites per set
+    negatives = {p: _scores(sets[args.authentic], authentic=True) for p, sets in runs.items()}
+    positives = {p: {n: _scores(sets.get(n, {}), authentic=False) for n in names} for p, sets in runs.items()}
     print(f"composites detected where {rate:.2%} of '{args.authentic}' photos are flagged (raw image scores)\n")
     print("| evaluation | threshold | " + " | ".join(names) + " |")
     print("|---|---:|" + "---:|" * len(names))
     results = {}
-    for path, sets in runs.items():
-        negatives = [_raw(r) for r in sets[args.authentic].values() if r["authentic"] == "True"]
-        row, cells = {}, []
-        threshold = threshold_at_false_alarm(negatives, rate)
-        for name in names:
-            composites = [_raw(r) for r in sets.get(name, {}).values() if r["authentic"] == "False"]
-            if composites:
-                row[name] = detection_at_false_alarm(composites, negatives, rate)[0]
-            cells.append(f"{row[name]:.1%}" if composites else "–")
-        row["threshold"] = threshold
+    for path in runs:
+        neg = list(negatives[path].values())
+        row = {n: detection_at_false_alarm(list(c.values()), neg, rate)[0] for n, c in positives[path].items() if c}
+        cells = [f"{row[n]:.1%}" if n in row else "–" for n in names]
+        row["threshold"] = threshold_at_false_alarm(neg, rate)
         results[path] = row
-        print(f"| {path} | {threshold:.3f} | " + " | ".join(cells) + " |")
-    gaps = {}
+        print(f"| {path} | {row['threshold']:.3f} | " + " | ".join(cells) + " |")
+    gaps, first = {}, args.evals[0]
     if len(runs) > 1:
-        print(f"\ngaps against {args.evals[0]} (percentage points, 95 % interval, share of resamples above)\n")
+        print(f"\ngaps against {first} (percentage points, 95 % interval, share of resamples above)\n")
         print("| evaluation | " + " | ".join(names) + " |")
         print("|---|" + "---|" * len(names))
-    first_sets = runs[args.evals[0]]
-    for path, sets in list(runs.items())[1:]:
+    for path in list(runs)[1:]:
         cells, gaps[path] = [], {}
         for name in names:
-            pair = [
-                {n: _raw(r) for n, r in s.get(name, {}).items() if r["authentic"] == "False"}
-                for s in (first_sets, sets)
-            ]
-            if not pair[0] or not pair[1]:
+            if not positives[first][name] or not positives[path][name]:
                 cells.append("–")
                 continue
-            negatives = [
-                {n: _raw(r) for n, r in s[args.authentic].items() if r["authentic"] == "True"}
-                for s in (first_sets, sets)
-            ]
-            gap = matched_detection_gap(*negatives, *pair, rate, resamples=args.resamples)
+            gap = matched_detection_gap(
+                negatives[first],
+                negatives[path],
+                positives[first][name],
+                positives[path][name],
+                rate,
+                resamples=args.resamples,
+            )
             gaps[path][name] = {"delta": gap.delta, "low": gap.low, "high": gap.high, "b_above": gap.b_above}
             cells.append(f"{gap.delta:+.1f} [{gap.low:+.1f}, {gap.high:+.1f}] {gap.b_above:.0%}")
         print(f"| {path} | " + " | ".join(cells) + " |")

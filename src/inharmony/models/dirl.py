@@ -180,7 +180,7 @@ class DIRL(nn.Module):
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
         again."""
         views = self.test_views()
-        batch = [_view(x, s, m, "reflect") for s, m in views]
+        batch = [_view(x, s, m) for s, m in views]
         out = self.forward_once(torch.cat(batch, dim=0))
 
         def average(t: Tensor) -> Tensor:
@@ -271,22 +271,21 @@ class PlainDecoder(nn.Module):
         return self.head(F.interpolate(up, size=(2 * h, 2 * w), mode="bilinear", align_corners=True))
 
 
-def _shifted(t: Tensor, dy: int, dx: int, mode: str) -> Tensor:
-    """``out[..., y, x] = t[..., y + dy, x + dx]``, the pixels from outside ``t`` filled by ``mode`` padding."""
-    if dy == 0 and dx == 0:
+def _moved(t: Tensor, by: int, mode: str) -> Tensor:
+    """``out[..., y, x] = t[..., y - by, x - by]``: ``t`` moved ``by`` pixels down and right (up and left when
+    negative), the pixels from outside ``t`` filled by ``mode`` padding."""
+    if by == 0:
         return t
-    p = max(abs(dy), abs(dx))
-    h, w = t.shape[-2:]
-    return F.pad(t, (p, p, p, p), mode=mode)[..., p + dy : p + dy + h, p + dx : p + dx + w]
+    p, (h, w) = abs(by), t.shape[-2:]
+    return F.pad(t, (p, p, p, p), mode=mode)[..., p - by : p - by + h, p - by : p - by + w]
 
 
-def _view(x: Tensor, shift: int, mirrored: bool, mode: str) -> Tensor:
-    """A test-time view of a batch: moved by ``shift`` pixels down and right, then mirrored."""
-    x = _shifted(x, -shift, -shift, mode)
+def _view(x: Tensor, shift: int, mirrored: bool) -> Tensor:
+    """A test-time view of a batch: moved by ``shift`` pixels down and right (edges mirrored), then mirrored."""
+    x = _moved(x, shift, "reflect")
     return x.flip(-1) if mirrored else x
 
 
 def _unview(t: Tensor, shift: int, mirrored: bool) -> Tensor:
     """A map of a view moved back onto the image (edges replicated where the view had no pixels)."""
-    t = t.flip(-1) if mirrored else t
-    return _shifted(t, shift, shift, "replicate")
+    return _moved(t.flip(-1) if mirrored else t, -shift, "replicate")
