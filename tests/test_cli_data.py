@@ -106,6 +106,15 @@ def test_outlined_regions_and_min_gain_from_the_command_line_and_the_config(tmp_
     assert train.cfg.min_gain is None  # off unless asked for
     train, val = build_datasets(load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.min_gain=4"]))
     assert train.cfg.min_gain == 4.0 and val.cfg.min_gain is None  # validation stays unfiltered
+    assert train.cfg.paste_harmonise == 0.0  # off unless asked for
+    overrides = ["data.kind=synthetic", f"data.photos={photos}", "data.paste_harmonise=0.5"]
+    train, val = build_datasets(load_config(None, overrides))
+    assert train.cfg.paste_harmonise == 0.5 and val.cfg.paste_harmonise == 0.0  # validation: pastes as they are
+    args = ["data", "synth", "--photos", str(photos), "--out", str(tmp_path / "h"), "--n", "8", "--paste", "1.0"]
+    assert main([*args, "--paste-harmonise", "1.0"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "h" / "manifest.csv", encoding="utf-8")))
+    pasted = [r for r in rows if r["kind"] == "paste"]
+    assert pasted and all(r["harmonised"] and 0.2 <= float(r["harmonise_share"]) <= 0.8 for r in pasted)
     assert train.photo_jitter == 0.0  # off unless asked for
     train, val = build_datasets(
         load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.photo_jitter=0.5"])

@@ -415,3 +415,33 @@ def test_photo_jitter_gives_composite_and_twin_one_look_in_training_only(tmp_pat
     assert val.photo_jitter == 0.0 and np.array_equal(val[1]["image"].numpy(), val_plain[1]["image"].numpy())
     with pytest.raises(ValueError, match="photo_jitter"):
         SyntheticPairs(photos, 8, size=48, photo_jitter=-1.0)
+
+
+def test_harmonised_paste_moves_the_object_toward_the_scene_and_leaves_the_rest(photo):
+    donor_image = np.zeros((96, 128, 3), np.uint8)
+    donor_image[:] = (30, 30, 30)
+    labels = np.ones((96, 128), np.int32)
+    labels[20:60, 30:80] = 2
+    donor_image[labels == 2] = (230, 40, 40)  # a saturated red object
+    scene = photo[0][:96, :128]
+    plain = SynthConfig(kinds={"paste": 1.0}, jpeg_quality=None, feather_share=0.0)
+    tuned = SynthConfig(kinds={"paste": 1.0}, jpeg_quality=None, feather_share=0.0, paste_harmonise=1.0)
+    closer, methods = 0, set()
+    for seed in range(8):
+        a = make_pair(scene, np.random.default_rng(seed), None, None, plain, donor=lambda: (donor_image, [labels], []))
+        b = make_pair(scene, np.random.default_rng(seed), None, None, tuned, donor=lambda: (donor_image, [labels], []))
+        assert "harmonised" not in a.info and b.info["harmonised"] in changes.TRANSFER_METHODS
+        assert 0.2 <= b.info["harmonise_share"] <= 0.8
+        methods.add(b.info["harmonised"])
+        region = b.mask > 127
+        assert np.array_equal(a.mask, b.mask)  # the same paste, only its colours moved
+        assert np.array_equal(b.composite[~region], scene[~region]) and np.array_equal(b.twin, donor_image)
+        scene_mean = scene[~region].mean(0)
+        gap_a = np.abs(a.composite[region].mean(0) - scene_mean).sum()
+        gap_b = np.abs(b.composite[region].mean(0) - scene_mean).sum()
+        closer += gap_b < gap_a
+    assert closer == 8 and len(methods) >= 2
+    with pytest.raises(ValueError, match="paste_harmonise"):
+        SynthConfig(paste_harmonise=1.5)
+    with pytest.raises(ValueError, match="harmonise_amount"):
+        SynthConfig(harmonise_amount=(0.9, 0.1))

@@ -68,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SHARE",
         help="share of regions traced as an annotator's polygon (the change spills over its seams), default 0",
     )
+    p.add_argument(
+        "--paste-harmonise",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of pasted objects then moved 20-80 %% toward the photo's colours (harmonised pastes), default 0",
+    )
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
     p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
@@ -173,6 +180,7 @@ def run_synth(args: argparse.Namespace) -> int:
                 delta_e=tuple(args.delta_e),
                 kinds=with_paste(SynthConfig().kinds, args.paste),
                 outline_share=args.outline,
+                paste_harmonise=args.paste_harmonise,
             ),
             objects=args.objects,
             progress=partial(progress, desc="composites"),

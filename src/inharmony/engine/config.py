@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "outline_share": 0.0,  # synthetic: how often a region is traced as an annotator's polygon (seams)
         "photo_jitter": 0.0,  # synthetic training: strength of a random global look of each crop (0: none)
         "min_gain": None,  # synthetic training: in-place changes make the region stand out this much more (ΔE)
+        "paste_harmonise": 0.0,  # synthetic training: share of pasted objects then partly harmonised
     },
     "train": {
         "epochs": 60,

@@ -44,6 +44,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             object_share=float(data["object_share"]),
             outline_share=float(data["outline_share"]),
             min_gain=None if data["min_gain"] is None else float(data["min_gain"]),
+            paste_harmonise=float(data["paste_harmonise"]),
         )
         return build_synthetic(
             data["photos"],

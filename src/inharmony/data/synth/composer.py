@@ -35,7 +35,10 @@ class SynthConfig:
     as an annotator's polygon (:func:`~inharmony.data.synth.regions.annotator_outline`) instead of following
     the segment exactly; ``jpeg_quality``: (min, max) or None; ``min_gain``: an in-place change must make the
     region stand out from a ring around it by at least this much more than in the twin (``contrast_gain``, CIE76
-    distance of the mean Lab colours; up to ``tries`` draws, the one with the largest gain kept), or None."""
+    distance of the mean Lab colours; up to ``tries`` draws, the one with the largest gain kept), or None;
+    ``paste_harmonise``: share of pasted objects then moved part of the way (a share drawn in
+    ``harmonise_amount``) toward the colours of the rest of the photo by one of the transfer methods, as a
+    harmonisation tool would leave a copy-paste composite (:func:`harmonise_pasted`)."""
 
     kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
     area: tuple[float, float] = (0.01, 0.5)
@@ -49,6 +52,8 @@ class SynthConfig:
     jpeg_quality: tuple[int, int] | None = (75, 95)
     tries: int = 6
     min_gain: float | None = None
+    paste_harmonise: float = 0.0
+    harmonise_amount: tuple[float, float] = (0.2, 0.8)
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(KINDS)
@@ -61,6 +66,10 @@ class SynthConfig:
             raise ValueError(f"delta_e must satisfy 0 < min <= max, got {self.delta_e}")
         if not 0 <= self.outline_share <= 1:
             raise ValueError(f"outline_share must be in [0, 1], got {self.outline_share}")
+        if not 0 <= self.paste_harmonise <= 1:
+            raise ValueError(f"paste_harmonise must be in [0, 1], got {self.paste_harmonise}")
+        if not 0 <= self.harmonise_amount[0] <= self.harmonise_amount[1] <= 1:
+            raise ValueError(f"harmonise_amount must satisfy 0 <= min <= max <= 1, got {self.harmonise_amount}")
 
 
 @dataclass
@@ -315,8 +324,11 @@ def paste_pair(
     if pasted is None or not cfg.area[0] <= pasted[1].mean() <= cfg.area[1]:
         return None
     comp, landed = pasted
-    inside = comp[landed] / 255.0
     ring = ndimage.binary_dilation(landed, iterations=max(2, image.shape[0] // 32)) & ~landed
+    harmonised = {}
+    if cfg.paste_harmonise > 0 and rng.random() < cfg.paste_harmonise:
+        comp, harmonised = harmonise_pasted(comp, landed, rng, cfg.harmonise_amount)
+    inside = comp[landed] / 255.0
     around = comp[ring] / 255.0 if ring.any() else inside
     lab_in, lab_out = changes._lab(inside), changes._lab(around)
     info = {
@@ -329,9 +341,29 @@ def paste_pair(
         **lab_shifts(lab_in, lab_out),
         "feathered": feathered,
         "outlined": traced,
+        **harmonised,
     }
     twin = d_image
     return finish_pair(comp, twin, landed, info, rng, cfg)
+
+
+def harmonise_pasted(
+    comp: np.ndarray, landed: np.ndarray, rng: np.random.Generator, amount: tuple[float, float], count: int = 4096
+) -> tuple[np.ndarray, dict]:
+    """``comp`` (uint8) with the pasted object's pixels (``landed``) moved a drawn share of the way to a transfer
+    method's answer for the statistics of (up to ``count`` drawn) pixels of the photo around it, and what was
+    drawn (for the manifest). With too few pixels either side nothing changes."""
+    outside = comp[~landed]
+    if landed.sum() < 16 or len(outside) < 16:
+        return comp, {}
+    method = changes.TRANSFER_METHODS[int(rng.integers(len(changes.TRANSFER_METHODS)))]
+    share = float(rng.uniform(*amount))
+    ref = outside[rng.choice(len(outside), size=min(count, len(outside)), replace=False)] / 255.0
+    src = comp[landed] / 255.0
+    moved = changes.transfer(src, ref, method, rng)
+    out = comp.copy()
+    out[landed] = np.rint(((1 - share) * src + share * moved) * 255.0).clip(0, 255).astype(np.uint8)
+    return out, {"harmonised": method, "harmonise_share": round(share, 3)}
 
 
 def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, count: int = 4096) -> np.ndarray:

@@ -213,7 +213,7 @@ def build_synthetic(
     test = [p for p in photos if p.split == "test"] or train
     val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs", "photo_jitter")}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
-        val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None)
+        val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0)
     return (
         SyntheticPairs(train, train_length, size, train=True, seed=seed, **kwargs),
         SyntheticPairs(test, val_length, size, train=False, seed=seed + 1, **val_kwargs),
@@ -236,6 +236,8 @@ MANIFEST_FIELDS = [
     "contrast_gain",
     "feathered",
     "outlined",
+    "harmonised",
+    "harmonise_share",
     "jpeg_quality",
 ]
 
