@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from fakes import make_photos
 from inharmony.cli.main import main
+from inharmony.data.synth.changes import _lab
 from inharmony.engine.probes import EvalItem, cutout_paste, paste_matte, region_swap
 from inharmony.engine.report import EvalSet, evaluate_sets, parse_set, summarise
 from inharmony.verdict import auroc, image_score
@@ -193,6 +194,19 @@ def test_cutout_probe_pastes_through_the_matte_into_held_out_photos(tmp_path):
     }
     set_ = parse_set(f"c=cutout:{photos},{stamps}", swap_n=2)
     assert set_.name == "c" and {i.group for i in set_.items} == {"cutout", "cutout_authentic"}
+    stamp_means = []  # the three photographic stamps differ in brightness: the matched probe picks by it
+    for i in range(3):
+        with Image.open(stamps / f"stamp{i}.png") as img:
+            rgba = np.asarray(img.convert("RGBA"))
+        stamp_means.append(_lab(rgba[rgba[..., 3] > 127][:, :3] / 255.0).mean(0))
+    matched = cutout_paste(photos, stamps, n=3, seed=5, matched=3)
+    assert len(matched) >= 2 and {i.group for i in parse_set(f"m=cutout_matched:{photos},{stamps}", swap_n=2).items}
+    for comp, orig in zip(matched[::2], matched[1::2]):
+        target = _lab(orig.image.reshape(-1, 3)[::7] / 255.0).mean(0)
+        nearest = int(np.argmin([np.linalg.norm(m - target) for m in stamp_means]))
+        core = ndimage.binary_erosion(comp.mask > 0, iterations=2)  # away from the matte's blended edge
+        pasted = _lab(comp.image[core] / 255.0).mean(0)
+        assert int(np.argmin([np.linalg.norm(m - pasted) for m in stamp_means])) == nearest
     with pytest.raises(ValueError, match="cutout:PHOTO_FOLDER,CUTOUT_FOLDER"):
         parse_set(f"c=cutout:{photos}")
     only_clipart = tmp_path / "flat"

@@ -27,7 +27,7 @@ from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import slic
 
-from inharmony.data.synth.changes import reinhard
+from inharmony.data.synth.changes import _lab, reinhard
 from inharmony.data.synth.composer import jpeg, mean_delta_e
 from inharmony.data.synth.photos import index_photos, load_photo, load_segments
 
@@ -219,6 +219,10 @@ def harmonise(comp: np.ndarray, photo: np.ndarray, mask: np.ndarray, share: floa
     return np.rint(out).clip(0, 255).astype(np.uint8)
 
 
+def _opaque_lab_mean(rgba: np.ndarray) -> np.ndarray:
+    return _lab(rgba[rgba[..., 3] > 127][:, :3] / 255.0).mean(0)
+
+
 def cutout_paste(
     folder: str | Path,
     cutouts: str | Path,
@@ -227,22 +231,35 @@ def cutout_paste(
     max_side: int = 384,
     area: tuple[float, float] = (0.03, 0.25),
     harmonised: bool = False,
+    matched: int = 0,
 ) -> list[EvalItem]:
     """``n`` cut-out composites (group ``cutout``; :func:`paste_matte` with the photographic files of
     :func:`photo_like_cutouts`, an area drawn log-uniformly in ``area``; with ``harmonised`` each then
-    passed through :func:`harmonise` with a share drawn in [0.5, 1]) and their unchanged photos (group
-    ``cutout_authentic``) from the held-out (test-split) photos of ``folder``; deterministic for ``seed``."""
+    passed through :func:`harmonise` with a share drawn in [0.5, 1]; with ``matched`` = K the cut-out is the one
+    of K drawn whose mean Lab colour is nearest the photo's, as a person picks an object that suits the scene)
+    and their unchanged photos (group ``cutout_authentic``) from the held-out (test-split) photos of ``folder``;
+    deterministic for ``seed``."""
     stamps = photo_like_cutouts(cutouts)
     photos, _ = index_photos(folder)
     pool = [p for p in photos if p.split == "test"] or photos
     rng = np.random.default_rng(seed)
+    means: dict[int, np.ndarray] = {}
     items: list[EvalItem] = []
     for j in rng.permutation(len(pool)):
         if len(items) >= 2 * n:
             break
         photo = pool[int(j)]
         image = load_photo(photo.path, max_side)
-        with Image.open(stamps[int(rng.integers(len(stamps)))]) as img:
+        pick = int(rng.integers(len(stamps)))
+        if matched > 0:
+            target = _lab(image.reshape(-1, 3)[::7] / 255.0).mean(0)
+            drawn = rng.choice(len(stamps), size=min(matched, len(stamps)), replace=False)
+            for k in drawn:
+                if int(k) not in means:
+                    with Image.open(stamps[int(k)]) as img:
+                        means[int(k)] = _opaque_lab_mean(np.asarray(img.convert("RGBA")))
+            pick = int(min(drawn, key=lambda k: float(np.linalg.norm(means[int(k)] - target))))
+        with Image.open(stamps[pick]) as img:
             rgba = np.asarray(img.convert("RGBA"))
         pasted = paste_matte(image, rgba, float(np.exp(rng.uniform(*np.log(area)))), rng)
         if pasted is None or not 0.005 <= (pasted[1] > 0).mean() <= 0.5:

@@ -10,6 +10,7 @@ A set is named on the command line as ``NAME=SPEC``:
 - ``NAME=swap:FOLDER``: the region-swap probe made from the held-out photos of FOLDER (with their originals);
 - ``NAME=cutout:FOLDER,CUTOUTS``: the cut-out probe, RGBA cut-outs of CUTOUTS pasted into the held-out photos of
   FOLDER through their own mattes (with their originals); ``cutout_harmonised:`` the same pastes harmonised;
+  ``cutout_matched:`` each photo gets the cut-out (of 12 drawn) whose mean colour is nearest its own;
 - ``NAME=authentic:FOLDER`` (every photo) / ``NAME=heldout:FOLDER`` (test-split photos only) /
   ``NAME=authentic:skimage`` (scikit-image's photos): authentic photos.
 
@@ -54,15 +55,16 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
     if not sep or not name or not where:
         raise ValueError(f"--data {spec!r}: expected NAME=SPEC, e.g. realdata=../shared/realdata/manifest.csv")
     kind, colon, rest = where.partition(":")
-    if colon and kind in ("swap", "cutout", "cutout_harmonised", "authentic", "heldout"):
+    if colon and kind in ("swap", "cutout", "cutout_harmonised", "cutout_matched", "authentic", "heldout"):
         if kind == "swap":
             return EvalSet(name, region_swap(rest, n=swap_n, seed=seed))
         if kind.startswith("cutout"):
             photos, comma, cutouts = rest.partition(",")
             if not comma or not photos or not cutouts:
                 raise ValueError(f"--data {spec!r}: expected NAME={kind}:PHOTO_FOLDER,CUTOUT_FOLDER")
-            harmonised = kind == "cutout_harmonised"
-            return EvalSet(name, cutout_paste(photos, cutouts, n=swap_n, seed=seed, harmonised=harmonised))
+            harmonised, matched = kind == "cutout_harmonised", 12 if kind == "cutout_matched" else 0
+            items = cutout_paste(photos, cutouts, n=swap_n, seed=seed, harmonised=harmonised, matched=matched)
+            return EvalSet(name, items)
         if rest == "skimage":
             return EvalSet(name, skimage_photos("authentic"))
         return EvalSet(name, authentic_folder(rest, held_out_only=kind == "heldout"))
