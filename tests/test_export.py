@@ -45,6 +45,24 @@ def test_parity_with_torch_on_batches(exported):
             assert (a - b).abs().max() <= 1e-3
 
 
+def test_half_precision_weights_halve_the_file_and_keep_the_answers(exported, tmp_path):
+    import onnx
+
+    model, path, onnx_path = exported
+    half = tmp_path / "half.onnx"
+    assert main(["export", "--model", str(path), "--out", str(half), "--check", "--fp16-weights"]) == 0
+    assert half.stat().st_size < 0.6 * onnx_path.stat().st_size
+    kinds = {i.data_type for i in onnx.load(str(half)).graph.initializer if len(i.dims) == 4}
+    assert kinds == {onnx.TensorProto.FLOAT16}  # every convolution's weights stored at half precision
+    ort_model = OnnxModule(half)
+    assert ort_model.model_name == "dirl_mobilenetv2" and ort_model.input_size == 64
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        want = torch.sigmoid(model(x)["logits"])
+    got = torch.sigmoid(ort_model(x)["logits"])
+    assert got.dtype == torch.float32 and 0 < (want - got).abs().max() <= 2e-2
+
+
 def test_predictor_and_cli_take_onnx_files(exported, tmp_path):
     _, model_path, onnx_path = exported
     image = np.random.default_rng(0).integers(0, 255, (45, 70, 3), dtype=np.uint8)

@@ -144,6 +144,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="input size (default: the model's training size)")
     p.add_argument("--out", required=True, help="file to write (.onnx)")
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
+    p.add_argument(
+        "--fp16-weights",
+        action="store_true",
+        help="store the weights at half precision (half the file; computed in float32, answers within ~1e-2)",
+    )
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser(
@@ -510,8 +515,9 @@ def run_export(args: argparse.Namespace) -> int:
 
     model = load_model(resolve_model_path(args.model))
     size = args.size or int(getattr(model, "model_info", {}).get("size", 256))
-    path = export_onnx(model, args.out, size=size)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, input {size}×{size}, dynamic batch)")
+    path = export_onnx(model, args.out, size=size, fp16_weights=args.fp16_weights)
+    stored = "half-precision weights, " if args.fp16_weights else ""
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {stored}input {size}×{size}, dynamic batch)")
     if args.check:
         x = torch.randn(2, 3, size, size)
         with torch.inference_mode():
@@ -519,8 +525,9 @@ def run_export(args: argparse.Namespace) -> int:
         got = torch.sigmoid(OnnxModule(path)(x)["logits"])
         diff = float((want - got).abs().max())
         print(f"max |Δ probability| torch vs ONNX Runtime: {diff:.2e}")
-        if diff > 1e-3:
-            raise ValueError(f"ONNX output differs from torch by {diff:.2e} (> 1e-3)")
+        limit = 2e-2 if args.fp16_weights else 1e-3
+        if diff > limit:
+            raise ValueError(f"ONNX output differs from torch by {diff:.2e} (> {limit:g})")
     return 0
 
 
