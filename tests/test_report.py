@@ -207,8 +207,13 @@ def test_cutout_probe_pastes_through_the_matte_into_held_out_photos(tmp_path):
         core = ndimage.binary_erosion(comp.mask > 0, iterations=2)  # away from the matte's blended edge
         pasted = _lab(comp.image[core] / 255.0).mean(0)
         assert int(np.argmin([np.linalg.norm(m - pasted) for m in stamp_means])) == nearest
-    with pytest.raises(ValueError, match="cutout:PHOTO_FOLDER,CUTOUT_FOLDER"):
+    with pytest.raises(ValueError, match=r"cutout:PHOTO_FOLDER,CUTOUT_FOLDER\[,every\]"):
         parse_set(f"c=cutout:{photos}")
+    with pytest.raises(ValueError, match="every"):
+        parse_set(f"c=cutout:{photos},{stamps},some")
+    held_out = {i.name for i in a}
+    every = {i.name for i in parse_set(f"c=cutout:{photos},{stamps},every", swap_n=10).items}
+    assert held_out < every  # the held-out photos and the others
     only_clipart = tmp_path / "flat"
     only_clipart.mkdir()
     (stamps / "clipart.png").rename(only_clipart / "clipart.png")

@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(its 'real' images join as authentic photos), an iHarmony4-layout ROOT[:LIST] (test split), "
         "swap:FOLDER (region-swap probe from FOLDER's held-out photos), cutout:FOLDER,CUTOUTS (RGBA cut-outs "
         "pasted into them through their own mattes; cutout_harmonised: the same, harmonised; cutout_matched: "
-        "the cut-out of 12 whose mean colour suits the photo), authentic:FOLDER, "
+        "the cut-out of 12 whose mean colour suits the photo; ',every' after CUTOUTS: every photo of FOLDER), "
+        "authentic:FOLDER, "
         "heldout:FOLDER "
         "or authentic:skimage (photos with no edit).",
     )

@@ -232,16 +232,17 @@ def cutout_paste(
     area: tuple[float, float] = (0.03, 0.25),
     harmonised: bool = False,
     matched: int = 0,
+    every_photo: bool = False,
 ) -> list[EvalItem]:
     """``n`` cut-out composites (group ``cutout``; :func:`paste_matte` with the photographic files of
     :func:`photo_like_cutouts`, an area drawn log-uniformly in ``area``; with ``harmonised`` each then
     passed through :func:`harmonise` with a share drawn in [0.5, 1]; with ``matched`` = K the cut-out is the one
     of K drawn whose mean Lab colour is nearest the photo's, as a person picks an object that suits the scene)
-    and their unchanged photos (group ``cutout_authentic``) from the held-out (test-split) photos of ``folder``;
-    deterministic for ``seed``."""
+    and their unchanged photos (group ``cutout_authentic``) from the held-out (test-split) photos of ``folder``
+    (with ``every_photo`` all of them: for a folder that no model trained on); deterministic for ``seed``."""
     stamps = photo_like_cutouts(cutouts)
     photos, _ = index_photos(folder)
-    pool = [p for p in photos if p.split == "test"] or photos
+    pool = photos if every_photo else [p for p in photos if p.split == "test"] or photos
     rng = np.random.default_rng(seed)
     means: dict[int, np.ndarray] = {}
     items: list[EvalItem] = []

@@ -11,6 +11,7 @@ A set is named on the command line as ``NAME=SPEC``:
 - ``NAME=cutout:FOLDER,CUTOUTS``: the cut-out probe, RGBA cut-outs of CUTOUTS pasted into the held-out photos of
   FOLDER through their own mattes (with their originals); ``cutout_harmonised:`` the same pastes harmonised;
   ``cutout_matched:`` each photo gets the cut-out (of 12 drawn) whose mean colour is nearest its own;
+  ``…,CUTOUTS,every`` pastes into every photo of FOLDER, not its held-out ones (a folder no model trained on);
 - ``NAME=authentic:FOLDER`` (every photo) / ``NAME=heldout:FOLDER`` (test-split photos only) /
   ``NAME=authentic:skimage`` (scikit-image's photos): authentic photos.
 
@@ -60,10 +61,13 @@ def parse_set(spec: str, group_by: str = "source", swap_n: int = 100, seed: int 
             return EvalSet(name, region_swap(rest, n=swap_n, seed=seed))
         if kind.startswith("cutout"):
             photos, comma, cutouts = rest.partition(",")
-            if not comma or not photos or not cutouts:
-                raise ValueError(f"--data {spec!r}: expected NAME={kind}:PHOTO_FOLDER,CUTOUT_FOLDER")
+            cutouts, _, which = cutouts.partition(",")
+            if not comma or not photos or not cutouts or which not in ("", "every"):
+                raise ValueError(f"--data {spec!r}: expected NAME={kind}:PHOTO_FOLDER,CUTOUT_FOLDER[,every]")
             harmonised, matched = kind == "cutout_harmonised", 12 if kind == "cutout_matched" else 0
-            items = cutout_paste(photos, cutouts, n=swap_n, seed=seed, harmonised=harmonised, matched=matched)
+            items = cutout_paste(
+                photos, cutouts, swap_n, seed, harmonised=harmonised, matched=matched, every_photo=which == "every"
+            )
             return EvalSet(name, items)
         if rest == "skimage":
             return EvalSet(name, skimage_photos("authentic"))
