@@ -13,4 +13,9 @@ sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimag
 # their own mattes into the held-out photos, with the photos; and the same pastes harmonised
 [ -d data/corpus/cutouts ] && sets+=(--data "cutout=cutout:$PHOTOS,data/corpus/cutouts" \
     --data "cutout_harmonised=cutout_harmonised:$PHOTOS,data/corpus/cutouts")
+# session 15: the same cut-outs pasted into every photo of data/calib_photos (the corpus's wallpapers and example
+# photos without scikit-image's: other cameras, scenes people chose, photos no model trained on); the probe that
+# reproduces the real copy-paste composites' loss (docs/results/session15.md)
+[ -d data/corpus/cutouts ] && [ -d data/calib_photos ] && \
+    sets+=(--data "cutout_wall=cutout:data/calib_photos,data/corpus/cutouts,every")
 true
