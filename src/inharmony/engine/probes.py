@@ -219,8 +219,16 @@ def harmonise(comp: np.ndarray, photo: np.ndarray, mask: np.ndarray, share: floa
     return np.rint(out).clip(0, 255).astype(np.uint8)
 
 
-def _opaque_lab_mean(rgba: np.ndarray) -> np.ndarray:
-    return _lab(rgba[rgba[..., 3] > 127][:, :3] / 255.0).mean(0)
+def _suited_cutout(stamps: list[Path], drawn: np.ndarray, image: np.ndarray, means: dict[int, np.ndarray]) -> int:
+    """Of the cut-outs ``drawn`` (indices into ``stamps``), the one whose opaque pixels' mean Lab colour is nearest
+    ``image``'s; ``means`` caches each file's mean."""
+    target = _lab(image.reshape(-1, 3)[::7] / 255.0).mean(0)
+    for k in map(int, drawn):
+        if k not in means:
+            with Image.open(stamps[k]) as img:
+                rgba = np.asarray(img.convert("RGBA"))
+            means[k] = _lab(rgba[rgba[..., 3] > 127][:, :3] / 255.0).mean(0)
+    return min(map(int, drawn), key=lambda k: float(np.linalg.norm(means[k] - target)))
 
 
 def cutout_paste(
@@ -253,13 +261,8 @@ def cutout_paste(
         image = load_photo(photo.path, max_side)
         pick = int(rng.integers(len(stamps)))
         if matched > 0:
-            target = _lab(image.reshape(-1, 3)[::7] / 255.0).mean(0)
             drawn = rng.choice(len(stamps), size=min(matched, len(stamps)), replace=False)
-            for k in drawn:
-                if int(k) not in means:
-                    with Image.open(stamps[int(k)]) as img:
-                        means[int(k)] = _opaque_lab_mean(np.asarray(img.convert("RGBA")))
-            pick = int(min(drawn, key=lambda k: float(np.linalg.norm(means[int(k)] - target))))
+            pick = _suited_cutout(stamps, drawn, image, means)
         with Image.open(stamps[pick]) as img:
             rgba = np.asarray(img.convert("RGBA"))
         pasted = paste_matte(image, rgba, float(np.exp(rng.uniform(*np.log(area)))), rng)
