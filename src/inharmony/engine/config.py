@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
         # the validation figure that picks best.safetensors: "IoU" (the localiser) or "auroc" (the image score)
         "select": "IoU",
         "weight_decay": 1.0e-4,
+        # decay toward the start rather than toward zero (decoupled L2-SP): after each step every weight that
+        # model.init gave moves lr × anchor_decay of its way back to its starting value; 0: off
+        "anchor_decay": 0.0,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,
         "val_every": 3,

@@ -8,6 +8,10 @@ With ``train.ema_decay`` (e.g. 0.999) an exponential moving average of the weigh
 (torch's ``AveragedModel``) is kept beside the trained weights, saved in ``last.pt`` and is what validation
 measures and ``best.safetensors`` holds: with batches of 8 the weights of one step are noisy, and an average over
 the last ~1/(1 − decay) steps is a steadier model to evaluate and ship.
+
+With ``train.anchor_decay`` every weight that ``model.init`` gave is pulled back toward its starting value after
+each step (``w ← w + lr · anchor_decay · (w₀ − w)``, weight decay toward the start as in L2-SP, decoupled from Adam
+as in AdamW): a fine-tune that stays near a model known to work, instead of averaging with it afterwards.
 """
 
 from __future__ import annotations
@@ -176,6 +180,7 @@ class Trainer:
             groups = [g for g in groups if g["params"]]
         self.optimizer = torch.optim.Adam(groups, lr=t["lr"], betas=(0.9, 0.999), weight_decay=t["weight_decay"])
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, t["milestones"], t["gamma"])
+        self.anchor = self.anchor_weights(t["anchor_decay"], cfg["model"]["init"], fresh)
         self.epoch, self.step_in_epoch, self.global_step, self.best_iou = 0, 0, 0, -1.0
         self.silent_validations = 0
         self.skipped: dict[str, str] = {}  # sample name → error, over the whole run
@@ -315,9 +320,38 @@ class Trainer:
         else:
             losses["loss"].backward()
             self.optimizer.step()
+        self.pull_to_anchor()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
+
+    def anchor_weights(self, decay: float, init: str | None, fresh: list[str]) -> dict[nn.Parameter, torch.Tensor]:
+        """The starting values that ``train.anchor_decay`` pulls the learning weights back to (those model.init
+        gave; taken before any step, so a resumed run pulls toward the same start)."""
+        if not decay:
+            return {}
+        if decay < 0 or not init:
+            raise ValueError(
+                f"train.anchor_decay must be ≥ 0 and needs model.init (the weights to stay near), got {decay} "
+                f"with model.init {init!r}"
+            )
+        rate = max(g["lr"] for g in self.optimizer.param_groups) * decay
+        if rate >= 1:
+            raise ValueError(f"train.anchor_decay: lr × anchor_decay must be below 1 (a fraction per step), got {rate}")
+        return {
+            p: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad and k not in fresh
+        }
+
+    @torch.no_grad()
+    def pull_to_anchor(self) -> None:
+        if not self.anchor:
+            return
+        decay = self.cfg["train"]["anchor_decay"]
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                start = self.anchor.get(p)
+                if start is not None:
+                    p.lerp_(start, group["lr"] * decay)
 
     def trainable_modules(self, prefixes: list[str] | None, named: dict[str, nn.Parameter]) -> list[nn.Module]:
         """Freeze every weight outside ``prefixes`` (module names such as ``verdict_head``) and return the
