@@ -338,9 +338,7 @@ class Trainer:
         rate = max(g["lr"] for g in self.optimizer.param_groups) * decay
         if rate >= 1:
             raise ValueError(f"train.anchor_decay: lr × anchor_decay must be below 1 (a fraction per step), got {rate}")
-        return {
-            p: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad and k not in fresh
-        }
+        return {p: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad and k not in fresh}
 
     @torch.no_grad()
     def pull_to_anchor(self) -> None:
