@@ -89,3 +89,36 @@ def test_soup_averages_several_models_with_their_weights(tmp_path):
     for bad in ([0.5, 0.5], [0.7, 0.7, -0.4], [0.5, 0.2, 0.2]):
         with pytest.raises(ValueError, match="one non-negative weight per file"):
             average_models(files, bad)
+
+
+def test_weight_distance_measures_how_far_a_state_moved(tmp_path):
+    from inharmony.checkpoint import interpolate_models, weight_distance
+
+    torch.manual_seed(2)
+    start, tuned = create_model("dirl_mobilenetv2").eval(), create_model("dirl_mobilenetv2").eval()
+    tuned.load_state_dict(start.state_dict())
+    with torch.no_grad():
+        for k, p in tuned.named_parameters():
+            p.add_(0.01 if k.startswith("encoder.") else 0.03)
+        for b in tuned.buffers():  # BatchNorm statistics are not learned: left out
+            if b.is_floating_point():
+                b.add_(5.0)
+    a = save_model(start, tmp_path / "start.safetensors")
+    b = save_model(tuned, tmp_path / "tuned.safetensors")
+    far = weight_distance(a, b)
+    params = dict(start.named_parameters())
+    n_enc = sum(p.numel() for k, p in params.items() if k.startswith("encoder."))
+    n_rest = sum(p.numel() for k, p in params.items() if not k.startswith("encoder."))
+    want = (n_enc * 0.01**2 + n_rest * 0.03**2) ** 0.5
+    assert far["distance"] == pytest.approx(want, rel=1e-4)
+    assert far["encoder_share"] == pytest.approx(n_enc * 0.01**2 / want**2, rel=1e-4)
+    assert weight_distance(a, a)["distance"] == 0.0
+    mirrored = create_model("dirl_mobilenetv2", flip_test=True).eval()
+    mirrored.load_state_dict(tuned.state_dict())
+    seen = weight_distance(a, save_model(mirrored, tmp_path / "mirrored.safetensors"))  # test-time views aside
+    assert seen["distance"] == pytest.approx(want, rel=1e-4)
+    half = save_model(interpolate_models(a, b, 0.5), tmp_path / "half.safetensors")
+    assert weight_distance(a, half)["distance"] == pytest.approx(want / 2, rel=1e-4)
+    other = save_model(create_model("dirl_mobilenetv2", decoder_channels=16), tmp_path / "other.safetensors")
+    with pytest.raises(CheckpointError, match="same architecture"):
+        weight_distance(a, other)

@@ -156,6 +156,25 @@ def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn
     return average_models([start, tuned], [1.0 - alpha, alpha])
 
 
+def weight_distance(start: str | Path, other: str | Path) -> dict[str, float]:
+    """How far ``other``'s learned weights lie from ``start``'s (two model files of one architecture and config,
+    test-time views aside):
+    the L2 norm of the difference over every learned tensor (BatchNorm statistics and counters left out), that
+    norm relative to ``start``'s, and the share of the difference in the encoder."""
+    from inharmony.models.registry import TEST_TIME_OPTIONS
+
+    models = [load_model(start), load_model(other)]
+    built = [(m.model_name, {k: v for k, v in m.model_config.items() if k not in TEST_TIME_OPTIONS}) for m in models]
+    if built[0] != built[1]:  # the same weights seen through other test-time views (a mirror pass) may be compared
+        raise CheckpointError(f"{start} and {other} are not the same architecture and config: no weight distance")
+    learned = [{k: p.detach() for k, p in m.named_parameters()} for m in models]
+    squares = {k: float((learned[1][k].double() - v.double()).pow(2).sum()) for k, v in learned[0].items()}
+    total = sum(squares.values())
+    norm = sum(float(v.double().pow(2).sum()) for v in learned[0].values()) ** 0.5
+    encoder = sum(v for k, v in squares.items() if k.startswith("encoder."))
+    return {"distance": total**0.5, "relative": total**0.5 / norm, "encoder_share": encoder / total if total else 0.0}
+
+
 def ensemble_models(
     files: list[str | Path],
     weights: list[float] | None = None,
