@@ -1,20 +1,21 @@
 """Is model B better than model A on the same images, beyond chance? Paired bootstrap gaps per evaluation set.
 
     python benchmarks/paired_difference.py eval/A eval/B [--model-a LABEL] [--model-b LABEL] \
-        [--resamples 2000] [--out benchmarks/results/paired_A_B.json]
+        [--resamples 2000] [--by-group] [--out benchmarks/results/paired_A_B.json]
     python benchmarks/paired_difference.py eval/A            # A's own figures with their 95 % intervals
 
 eval/A and eval/B: folders (or per_image.csv files) written by ``inharmony evaluate --per-image`` on the same sets.
 Prints, per set, B − A for the composites' mean AP, the image score's AUROC and the false-alarm rate on authentic
 photos, with 95 % intervals from resampling the set's images (composites and authentic photos apart), and the share
-of resamples in which B is above A (inharmony.engine.paired).
+of resamples in which B is above A (inharmony.engine.paired). --by-group: each set's composites by their group
+(e.g. realdata's source groups), each against all the set's authentic photos.
 """
 
 import argparse
 import json
 from dataclasses import asdict
 
-from inharmony.engine.paired import intervals, paired_gaps, read_per_image
+from inharmony.engine.paired import by_group, intervals, paired_gaps, read_per_image
 from inharmony.fileio import write_text_atomic
 
 
@@ -26,13 +27,15 @@ def main() -> None:
     parser.add_argument("--model-b", help="B's model label, when its file holds several")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by-group", action="store_true", help="each set's composites by their group as well")
     parser.add_argument("--out", help="write the gaps as JSON")
     args = parser.parse_args()
-    a = read_per_image(args.a, args.model_a)
+    split = by_group if args.by_group else dict
+    a = split(read_per_image(args.a, args.model_a))
     if args.b is None:
         own(a, args)
         return
-    b = read_per_image(args.b, args.model_b)
+    b = split(read_per_image(args.b, args.model_b))
     shared = sorted(set(a) & set(b))
     if not shared:
         raise SystemExit(f"{args.a} and {args.b} share no evaluation set")

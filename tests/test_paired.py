@@ -160,3 +160,26 @@ def test_a_matched_detection_gap_has_an_interval_that_holds_the_threshold_too():
         matched_detection_gap(negatives, negatives, low, {"x": 0.5}, 0.1)
     with pytest.raises(ValueError, match="authentic photos"):
         matched_detection_gap(negatives, {"x": 0.5}, low, low, 0.1)
+
+
+def test_gaps_by_group_split_the_composites_and_keep_the_photos(tmp_path):
+    def rows(model: str, shifts: dict[str, float]) -> list[dict]:
+        out = [dict(model=model, set="real", group="authentic", name=f"a{i}", authentic="True", score=0.1 * i)
+               for i in range(6)]  # fmt: skip
+        for g, shift in shifts.items():
+            out += [dict(model=model, set="real", group=g, name=f"{g}{i}", authentic="False", ap=0.5 + shift,
+                         score=0.9) for i in range(5)]  # fmt: skip
+        return out
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    _write(tmp_path / "a" / "per_image.csv", rows("A", {"paste": 0.0, "inplace": 0.0}))
+    _write(tmp_path / "b" / "per_image.csv", rows("B", {"paste": -0.2, "inplace": 0.1}))
+    out = tmp_path / "gaps.json"
+    _script("paired_difference.py", tmp_path / "a", tmp_path / "b", "--by-group", "--resamples", 100, "--out", out)
+    sets = json.loads(out.read_text())["sets"]
+    assert sorted(sets) == ["real/inplace", "real/paste"]
+    ap = {name: next(g for g in gaps if g["figure"] == "AP") for name, gaps in sets.items()}
+    assert ap["real/paste"]["delta"] == pytest.approx(-20.0) and ap["real/inplace"]["delta"] == pytest.approx(10.0)
+    assert {g["figure"] for g in sets["real/paste"]} == {"AP", "AUROC", "false alarms"}  # the set's photos kept
+    whole = _script("paired_difference.py", tmp_path / "a", tmp_path / "b", "--resamples", 100)
+    assert "| real | 16 | AP |" in whole and "real/paste" not in whole  # without --by-group: the set as a whole

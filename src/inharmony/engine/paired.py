@@ -71,6 +71,24 @@ def read_per_image(path: str | Path, model: str | None = None) -> dict[str, dict
     return out
 
 
+def by_group(sets: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """Each set's composites split by their ``group`` column into sets named ``set/group``, each with all the set's
+    authentic photos (so a group keeps an AUROC and false alarms against the same photos); a set whose composites
+    form one group stays as it is. E.g. the real composites by the method or paper that made them."""
+    out: dict[str, dict[str, dict]] = {}
+    for name, rows in sets.items():
+        authentic = {n: r for n, r in rows.items() if r["authentic"] == "True"}
+        composites = {n: r for n, r in rows.items() if r["authentic"] != "True"}
+        groups = sorted({r.get("group") or "all" for r in composites.values()})
+        if len(groups) < 2:
+            out[name] = rows
+            continue
+        for group in groups:
+            members = {n: r for n, r in composites.items() if (r.get("group") or "all") == group}
+            out[f"{name}/{group}"] = members | authentic
+    return out
+
+
 def _images(rows: dict[str, dict], names: list[str]) -> _Images:
     def number(text: str) -> float:
         return float(text) if text not in ("", None) else math.nan
