@@ -158,9 +158,8 @@ def interpolate_models(start: str | Path, tuned: str | Path, alpha: float) -> nn
 
 def weight_distance(start: str | Path, other: str | Path) -> dict[str, float]:
     """How far ``other``'s learned weights lie from ``start``'s (two model files of one architecture and config,
-    test-time views aside):
-    the L2 norm of the difference over every learned tensor (BatchNorm statistics and counters left out), that
-    norm relative to ``start``'s, and the share of the difference in the encoder."""
+    test-time views aside): the L2 norm of the difference over every learned tensor (BatchNorm statistics and
+    counters left out), that norm relative to ``start``'s, and the share of the squared difference in the encoder."""
     from inharmony.models.registry import TEST_TIME_OPTIONS
 
     models = [load_model(start), load_model(other)]
