@@ -18,4 +18,11 @@ sets=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS" --data "skimag
 # reproduces the real copy-paste composites' loss (docs/results/session15.md)
 [ -d data/corpus/cutouts ] && [ -d data/calib_photos ] && \
     sets+=(--data "cutout_wall=cutout:data/calib_photos,data/corpus/cutouts,every")
+# The sets the shipping rule decides on (issue 21; scripts/candidate.sh): the real composites, the wallpaper cut-outs,
+# the swap and pasted probes, and the held-out photos' false alarms.
+deciding=(--data "swap=swap:$PHOTOS" --data "heldout=heldout:$PHOTOS")
+[ -f ../shared/realdata/manifest.csv ] && deciding+=(--data "realdata=../shared/realdata/manifest.csv")
+[ -d data/corpus/cutouts ] && [ -d data/calib_photos ] && \
+    deciding+=(--data "cutout_wall=cutout:data/calib_photos,data/corpus/cutouts,every")
+[ -d data/synth_v2_paste ] && deciding+=(--data "synth_paste=data/synth_v2_paste/manifest.csv")
 true

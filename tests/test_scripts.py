@@ -223,3 +223,55 @@ def test_verdict_cues_pools_deep_features_and_scores_every_region(tmp_path):
     for region in ("cues on candidate", "cues on true mask", "deep on candidate", "deep on true mask"):
         for kind in ("linear", "boosted"):
             assert 0.0 <= result[f"{region}, {kind}"] <= 1.0
+
+
+def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_path):
+    log = tmp_path / "calls.txt"
+    rows = ["model,set,group,name,authentic,ap,score,raw_score"]
+    for i in range(6):  # the candidate finds every composite better and scores them higher than the default
+        rows.append(f"M,swap,swap,swap/c{i},False,{{ap}},{{score}},{{score}}")
+        rows.append(f"M,heldout,heldout,heldout/a{i},True,,{0.1 + 0.05 * i},{0.1 + 0.05 * i}")
+    template = "\n".join(rows) + "\n"
+    (tmp_path / "default.csv").write_text(template.replace("{ap}", "0.3").replace("{score}", "0.2"))
+    (tmp_path / "candidate.csv").write_text(template.replace("{ap}", "0.7").replace("{score}", "0.9"))
+    fake = tmp_path / "inharmony"  # records its arguments; "evaluate" writes the prepared per-image figures
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        "cmd=$1; while [ $# -gt 0 ]; do case $1 in --out) out=$2;; --model) model=$2;; esac; shift; done\n"
+        'if [ "$cmd" = calibrate ]; then touch "$out"; fi\n'
+        'if [ "$cmd" = evaluate ]; then mkdir -p "$out"\n'
+        f'  if [ "$model" = default ]; then cp {tmp_path}/default.csv "$out/per_image.csv";'
+        f' else cp {tmp_path}/candidate.csv "$out/per_image.csv"; fi\n'
+        "fi\n"
+    )
+    fake.chmod(0o755)
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"")
+    env = {**os.environ, "INHARMONY": str(fake), "PYTHON": sys.executable, "PHOTOS": str(tmp_path / "photos")}
+    out, reference = tmp_path / "cand", tmp_path / "reference"
+    cmd = ["bash", "scripts/candidate.sh", str(model), str(out), str(reference)]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3
+    assert calls[0].startswith("evaluate --model default --data swap=swap:") and f"--out {reference}" in calls[0]
+    assert "--data heldout=heldout:" in calls[0] and calls[0].endswith("--no-groups --per-image")
+    assert calls[1] == (
+        f"calibrate --model {model} --data calib=data/calib_v1/manifest.csv --prior 0.3333 "
+        f"--out {out}/model_cal.safetensors"
+    )
+    assert calls[2].startswith(f"evaluate --model {out}/model_cal.safetensors --data swap=swap:")
+    gaps = {g["figure"]: g for g in json.loads((out / "paired.json").read_text())["sets"]["swap"]}
+    assert abs(gaps["AP"]["delta"] - 40.0) < 1e-6  # AP is reported in per cent
+    matched = json.loads((out / "matched.json").read_text())
+    assert matched["gaps_against_first"][str(out / "evaluation")]["swap"]["delta"] > 0
+    assert "swap" in (out / "paired.md").read_text()
+    # the reference is made once; CALIBRATE=0 measures the file as it is
+    subprocess.run(cmd, cwd=ROOT, env={**env, "CALIBRATE": "0"}, capture_output=True, text=True, check=True)
+    calls = log.read_text().splitlines()[3:]
+    assert len(calls) == 1 and calls[0].startswith(f"evaluate --model {model} ")
+    missing = subprocess.run(
+        cmd[:2] + [str(tmp_path / "none.safetensors"), str(out)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "none.safetensors" in missing.stderr
