@@ -445,3 +445,21 @@ def test_harmonised_paste_moves_the_object_toward_the_scene_and_leaves_the_rest(
         SynthConfig(paste_harmonise=1.5)
     with pytest.raises(ValueError, match="harmonise_amount"):
         SynthConfig(harmonise_amount=(0.9, 0.1))
+
+
+def test_object_maps_default_to_the_kept_v1_model(tmp_path, monkeypatch):
+    from inharmony.checkpoint import load_model
+    from inharmony.data.synth.objects import SALIENT_V1, write_object_maps
+
+    repo = Path(__file__).resolve().parents[1]
+    v1 = load_model(repo / SALIENT_V1)  # the weights every recipe's object maps came from
+    assert v1.model_name == "dirl_mobilenetv2" and "verdict" not in v1.model_config
+    folder = make_photos(tmp_path / "p", n=2, size=(96, 72))
+    monkeypatch.chdir(tmp_path)  # not the repository root: the default cannot be found
+    with pytest.raises(FileNotFoundError, match="salient_v1.safetensors"):
+        write_object_maps(folder, tmp_path / "obj")
+    assert not (tmp_path / "obj").exists()
+    monkeypatch.chdir(repo)
+    counts = write_object_maps(folder, tmp_path / "obj")
+    assert counts["written"] == 2 and counts["failed"] == 0
+    assert len(list((tmp_path / "obj").glob("*.png"))) == 2

@@ -83,7 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = data.add_parser("objects", help="object maps from a salient-object model, for photos without segmentations")
     p.add_argument("--photos", required=True, help="folder of photos (as for 'data synth')")
     p.add_argument("--out", required=True, help="folder of object maps, mirroring the photo folder")
-    p.add_argument("--model", default="default", help="a model that marks salient objects (default: shipped v1)")
+    p.add_argument(
+        "--model",
+        help="a model that marks salient objects (default: the shipped v1 model, kept in the repository as "
+        "checkpoints/salient_v1.safetensors)",
+    )
     p.add_argument("--threshold", type=float, default=0.5)
     p.set_defaults(handler=run_objects)
 
