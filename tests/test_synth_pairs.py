@@ -190,6 +190,39 @@ def test_stream_pairs_reproducible_and_authentic_share(tmp_path):
     assert 0.65 < share < 0.85
 
 
+def test_hard_authentic_photos_come_back_as_twins(tmp_path):
+    from inharmony.data.synth.stream import hard_authentic_weights
+
+    folder = make_photos(tmp_path / "p", n=4, size=(96, 72))
+    photos, _ = index_photos(folder, test_fraction=0.0)
+    hard = photos[2].path.stem
+    scores = tmp_path / "summary.csv"  # as inharmony predict writes it: one photo flagged, one unscored
+    scores.write_text(
+        "file,inharmonious,score\n"
+        + "".join(f"{p.path},{int(i == 2)},{0.9 if i == 2 else 0.0}\n" for i, p in enumerate(photos[:3]))
+    )
+    w = hard_authentic_weights(photos, scores, share=1.0)
+    assert w.tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert np.allclose(hard_authentic_weights(photos, scores), [0.125, 0.125, 0.625, 0.125])
+    ds = SyntheticPairs(photos, 60, size=32, authentic_share=1.0, authentic_weights=w)
+    stems = [ds[i]["name"].split("/")[1] for i in range(60)]
+    assert all(ds[i]["authentic"] for i in range(60))
+    assert set(stems[0::2]) == {hard}  # the twins that replace composites: the flagged photo only
+    assert len(set(stems[1::2])) > 1  # the pairs' own twins keep the uniform draw
+    same = SyntheticPairs(photos, 60, size=32, authentic_share=0.5)
+    plain = SyntheticPairs(photos, 60, size=32, authentic_share=0.5, authentic_weights=w)
+    assert all(same[i]["name"] == plain[i]["name"] for i in range(60))  # at one half no twin replaces a composite
+    with pytest.raises(ValueError, match="one weight"):
+        SyntheticPairs(photos, 8, size=32, authentic_weights=[1.0, 2.0])
+    from inharmony.data.synth.stream import build_synthetic
+
+    train, val = build_synthetic(folder, 8, 4, 32, 0, test_fraction=0.0, hard_authentic=str(scores))
+    assert np.allclose(train.authentic_weights, [0.125, 0.125, 0.625, 0.125]) and val.authentic_weights is None
+    (tmp_path / "bad.csv").write_text("path,p\nx,1\n")
+    with pytest.raises(ValueError, match="bad.csv: columns 'file' and 'score'"):
+        hard_authentic_weights(photos, tmp_path / "bad.csv")
+
+
 def test_curriculum_moves_from_strong_to_subtle(tmp_path):
     photos, _ = index_photos(make_photos(tmp_path / "p", n=3), test_fraction=0.0)
     ds = SyntheticPairs(

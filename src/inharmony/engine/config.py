@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
         "photo_jitter": 0.0,  # synthetic training: strength of a random global look of each crop (0: none)
         "min_gain": None,  # synthetic training: in-place changes make the region stand out this much more (ΔE)
         "paste_harmonise": 0.0,  # synthetic training: share of pasted objects then partly harmonised
+        # synthetic training: inharmony predict's summary.csv on the photos; with authentic_share above one half,
+        # the other photos' twins are drawn half uniformly, half by that model's score (its false alarms more often)
+        "hard_authentic": None,
     },
     "train": {
         "epochs": 60,

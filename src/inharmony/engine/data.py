@@ -60,6 +60,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             curriculum_epochs=data["curriculum_epochs"],
             photo_jitter=float(data["photo_jitter"]),
             objects=data["objects"],
+            hard_authentic=data["hard_authentic"],
         )
     if data["kind"] == "synthetic_v1":
         from inharmony.data.synth import SyntheticDataset

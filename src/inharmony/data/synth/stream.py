@@ -89,6 +89,9 @@ class SyntheticPairs(Dataset):
     ``delta_e_start`` with ``curriculum_epochs``: the visible-change range moves linearly from ``delta_e_start``
     to ``cfg.delta_e`` over those epochs (strong first, subtle later). ``photo_jitter``: training crops (and the
     photos objects are pasted from) get a random global look of this strength before the change is made.
+    ``authentic_weights`` (one per photo, or None: uniform): how the other photos' twins that replace composites
+    when ``authentic_share`` is above one half are drawn (hard authentic photos, :func:`hard_authentic_weights`);
+    composites and their own twins keep the uniform draw.
     """
 
     group_size = 2
@@ -106,9 +109,16 @@ class SyntheticPairs(Dataset):
         delta_e_start: tuple[float, float] | None = None,
         curriculum_epochs: int = 0,
         photo_jitter: float = 0.0,
+        authentic_weights: np.ndarray | None = None,
     ) -> None:
         if not photos:
             raise ValueError("SyntheticPairs needs at least one photo")
+        if authentic_weights is not None:
+            authentic_weights = np.asarray(authentic_weights, np.float64)
+            if authentic_weights.shape != (len(photos),) or not (authentic_weights >= 0).all():
+                raise ValueError(f"authentic_weights: one weight >= 0 per photo ({len(photos)}) expected")
+            authentic_weights = authentic_weights / authentic_weights.sum()
+        self.authentic_weights = authentic_weights
         if not 0 <= authentic_share <= 1:
             raise ValueError(f"authentic_share must be in [0, 1], got {authentic_share}")
         self.photos, self.length, self.size, self.train, self.seed = photos, length - length % 2, size, train, seed
@@ -140,7 +150,11 @@ class SyntheticPairs(Dataset):
             return self._last[1]
         rng = np.random.default_rng([self.seed, key[0], p, variant])
         for _ in range(len(self.photos)):
-            j, k = int(rng.integers(len(self.photos))), int(rng.integers(len(self.photos)))
+            if variant == 1 and self.authentic_weights is not None:  # another photo's twin: the hard ones more often
+                j = int(rng.choice(len(self.photos), p=self.authentic_weights))
+            else:
+                j = int(rng.integers(len(self.photos)))
+            k = int(rng.integers(len(self.photos)))
             try:
                 photo, human, objects = self.cache[j]
                 image, maps = view(photo, human + objects, self.size, rng if self.train else None, self.photo_jitter)
@@ -197,6 +211,27 @@ class SyntheticPairs(Dataset):
         }
 
 
+def hard_authentic_weights(photos: list[Photo], scores_csv: str | Path, share: float = 0.5) -> np.ndarray:
+    """Per-photo draw weights for the extra authentic twins: ``1 - share`` of the draws uniform, ``share`` in
+    proportion to a model's image score on the photo (``scores_csv``: the ``summary.csv`` of ``inharmony predict``
+    on the photo folder, columns ``file`` and ``score``), so that authentic photos the model flags come back more
+    often as authentic. Photos the file does not score get the uniform part only."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"hard authentic share must be in [0, 1], got {share}")
+    scores: dict[Path, float] = {}
+    with open(scores_csv, newline="") as f:
+        rows = csv.DictReader(f)
+        if not rows.fieldnames or not {"file", "score"} <= set(rows.fieldnames):
+            raise ValueError(f"{scores_csv}: columns 'file' and 'score' expected (inharmony predict's summary.csv)")
+        for row in rows:
+            if row["score"]:
+                scores[Path(row["file"]).resolve()] = float(row["score"])
+    score = np.array([scores.get(p.path.resolve(), 0.0) for p in photos])
+    if not score.any():
+        raise ValueError(f"{scores_csv}: scores none of the {len(photos)} training photos")
+    return (1 - share) / len(photos) + share * score / score.sum()
+
+
 def build_synthetic(
     photos_dir: str | Path,
     train_length: int,
@@ -211,7 +246,11 @@ def build_synthetic(
     log.info("photos under %s: %s", photos_dir, report)
     train = [p for p in photos if p.split == "train"]
     test = [p for p in photos if p.split == "test"] or train
-    val_kwargs = {k: v for k, v in kwargs.items() if k not in ("delta_e_start", "curriculum_epochs", "photo_jitter")}
+    hard = kwargs.pop("hard_authentic", None)
+    if hard:
+        kwargs["authentic_weights"] = hard_authentic_weights(train, hard)
+    train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights")
+    val_kwargs = {k: v for k, v in kwargs.items() if k not in train_only}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
         val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0)
     return (
