@@ -183,3 +183,46 @@ def test_gaps_by_group_split_the_composites_and_keep_the_photos(tmp_path):
     assert {g["figure"] for g in sets["real/paste"]} == {"AP", "AUROC", "false alarms"}  # the set's photos kept
     whole = _script("paired_difference.py", tmp_path / "a", tmp_path / "b", "--resamples", 100)
     assert "| real | 16 | AP |" in whole and "real/paste" not in whole  # without --by-group: the set as a whole
+
+
+def test_seen_photo_gap_finds_flags_gained_on_held_out_photos_only(tmp_path):
+    from fakes import make_photos
+
+    from inharmony.data.synth.photos import index_photos
+
+    folder = tmp_path / "photos"
+    for seed, src in enumerate(("a", "b")):
+        make_photos(folder / src, n=20, size=(48, 40), seed=100 + 50 * seed)
+    photos, _ = index_photos(folder, 0.25)
+    held_out = {p.path.resolve() for p in photos if p.split == "test"}
+    assert 0 < len(held_out) < len(photos)
+
+    def summary(name: str, flag_held_out: bool) -> Path:
+        path = tmp_path / f"{name}.csv"
+        lines = ["file,score"] + [
+            f"{p.path},{0.9 if flag_held_out and p.path.resolve() in held_out else 0.1}" for p in photos
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    out = tmp_path / "gap.json"
+    text = _script(
+        "seen_photo_gap.py",
+        summary("start", False),
+        summary("tuned", True),
+        "--photos",
+        folder,
+        "--test-fraction",
+        0.25,
+        "--resamples",
+        200,
+        "--out",
+        out,
+    )
+    result = json.loads(out.read_text())
+    start, tuned = result[str(tmp_path / "start.csv")], result[str(tmp_path / "tuned.csv")]
+    assert start["flagged_train"] == start["flagged_test"] == 0.0 and start["gap"] == 0.0
+    assert tuned["flagged_train"] == 0.0 and tuned["flagged_test"] == 100.0
+    change = tuned["against_first"]
+    assert change["all"]["gap_change"] == 100.0 and set(change) == {"all", "a", "b"}
+    assert "held-out − training" in text
