@@ -187,7 +187,6 @@ def test_gaps_by_group_split_the_composites_and_keep_the_photos(tmp_path):
 
 def test_seen_photo_gap_finds_flags_gained_on_held_out_photos_only(tmp_path):
     from fakes import make_photos
-
     from inharmony.data.synth.photos import index_photos
 
     folder = tmp_path / "photos"

@@ -214,6 +214,8 @@ def test_hard_authentic_photos_come_back_as_twins(tmp_path):
     assert all(same[i]["name"] == plain[i]["name"] for i in range(60))  # at one half no twin replaces a composite
     with pytest.raises(ValueError, match="one weight"):
         SyntheticPairs(photos, 8, size=32, authentic_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="not all 0"):
+        SyntheticPairs(photos, 8, size=32, authentic_weights=[0.0] * 4)
     from inharmony.data.synth.stream import build_synthetic
 
     train, val = build_synthetic(folder, 8, 4, 32, 0, test_fraction=0.0, hard_authentic=str(scores))

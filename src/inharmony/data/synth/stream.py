@@ -115,8 +115,9 @@ class SyntheticPairs(Dataset):
             raise ValueError("SyntheticPairs needs at least one photo")
         if authentic_weights is not None:
             authentic_weights = np.asarray(authentic_weights, np.float64)
-            if authentic_weights.shape != (len(photos),) or not (authentic_weights >= 0).all():
-                raise ValueError(f"authentic_weights: one weight >= 0 per photo ({len(photos)}) expected")
+            shape_ok = authentic_weights.shape == (len(photos),)
+            if not shape_ok or not (authentic_weights >= 0).all() or not authentic_weights.sum() > 0:
+                raise ValueError(f"authentic_weights: one weight >= 0 per photo ({len(photos)}), not all 0, expected")
             authentic_weights = authentic_weights / authentic_weights.sum()
         self.authentic_weights = authentic_weights
         if not 0 <= authentic_share <= 1:
