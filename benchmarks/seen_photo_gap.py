@@ -16,7 +16,6 @@ held-out split holds more of some sources than the training split does).
 """
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -24,16 +23,15 @@ import numpy as np
 
 from inharmony.data.synth.photos import index_photos
 from inharmony.fileio import write_text_atomic
+from inharmony.verdict import read_image_scores
 
 
 def split_scores(summary: str | Path, split: dict[Path, str]) -> dict[str, dict[Path, float]]:
     """The scores of ``summary``'s photos by file, for each training split (photos outside ``split``: ignored)."""
     out: dict[str, dict[Path, float]] = {"train": {}, "test": {}}
-    with open(summary, newline="") as f:
-        for row in csv.DictReader(f):
-            path = Path(row["file"]).resolve()
-            if path in split and row.get("score"):
-                out[split[path]][path] = float(row["score"])
+    for path, score in read_image_scores(summary).items():
+        if path in split:
+            out[split[path]][path] = score
     if not out["train"] or not out["test"]:
         raise SystemExit(f"{summary}: no scored photo of the {'training' if not out['train'] else 'held-out'} split")
     return out

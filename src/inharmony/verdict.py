@@ -9,9 +9,11 @@ training split) that maps this raw score to a probability; the verdict and the m
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -142,3 +144,13 @@ def detection_at_false_alarm(
         raise ValueError("need composites to count detections, got none")
     threshold = threshold_at_false_alarm(negatives, rate)
     return float(np.mean(pos > threshold)), threshold
+
+
+def read_image_scores(summary_csv: str | Path) -> dict[Path, float]:
+    """The calibrated image score of each file in ``inharmony predict``'s ``summary.csv`` (columns ``file`` and
+    ``score``), by resolved path; files it could not score (empty score) are left out."""
+    with open(summary_csv, newline="", encoding="utf-8") as f:
+        rows = csv.DictReader(f)
+        if not rows.fieldnames or not {"file", "score"} <= set(rows.fieldnames):
+            raise ValueError(f"{summary_csv}: columns 'file' and 'score' expected (inharmony predict's summary.csv)")
+        return {Path(r["file"]).resolve(): float(r["score"]) for r in rows if r["score"]}

@@ -26,6 +26,7 @@ from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_se
 from inharmony.data.transforms import normalize, to_tensor
 from inharmony.fileio import atomic_path, save_image, write_text_atomic
 from inharmony.imageio import ImageReadError
+from inharmony.verdict import read_image_scores
 
 log = logging.getLogger(__name__)
 
@@ -219,14 +220,7 @@ def hard_authentic_weights(photos: list[Photo], scores_csv: str | Path, share: f
     often as authentic. Photos the file does not score get the uniform part only."""
     if not 0 <= share <= 1:
         raise ValueError(f"hard authentic share must be in [0, 1], got {share}")
-    scores: dict[Path, float] = {}
-    with open(scores_csv, newline="") as f:
-        rows = csv.DictReader(f)
-        if not rows.fieldnames or not {"file", "score"} <= set(rows.fieldnames):
-            raise ValueError(f"{scores_csv}: columns 'file' and 'score' expected (inharmony predict's summary.csv)")
-        for row in rows:
-            if row["score"]:
-                scores[Path(row["file"]).resolve()] = float(row["score"])
+    scores = read_image_scores(scores_csv)
     score = np.array([scores.get(p.path.resolve(), 0.0) for p in photos])
     if not score.any():
         raise ValueError(f"{scores_csv}: scores none of the {len(photos)} training photos")
