@@ -120,3 +120,7 @@ def test_outlined_regions_and_min_gain_from_the_command_line_and_the_config(tmp_
         load_config(None, ["data.kind=synthetic", f"data.photos={photos}", "data.photo_jitter=0.5"])
     )
     assert train.photo_jitter == 0.5 and val.photo_jitter == 0.0  # validation keeps each photo's own look
+    assert train.crop_scale == (0.5, 1.0)  # the crops as before unless asked for
+    overrides = ["data.kind=synthetic", f"data.photos={photos}", "data.crop_scale=[0.2, 0.9]"]
+    train, val = build_datasets(load_config(None, overrides))
+    assert train.crop_scale == (0.2, 0.9) and val.crop_scale == (0.5, 1.0)  # validation: whole photos anyway

@@ -11,7 +11,7 @@ from fakes import make_photos as _make_photos
 from inharmony.data.synth import changes
 from inharmony.data.synth.composer import SynthConfig, make_pair, mean_delta_e
 from inharmony.data.synth.photos import index_photos, is_test_photo
-from inharmony.data.synth.stream import SyntheticPairs, write_pairs
+from inharmony.data.synth.stream import SyntheticPairs, view, write_pairs
 from inharmony.engine.distributed import DistInfo
 from inharmony.engine.trainer import epoch_indices
 
@@ -450,6 +450,23 @@ def test_photo_jitter_gives_composite_and_twin_one_look_in_training_only(tmp_pat
     assert val.photo_jitter == 0.0 and np.array_equal(val[1]["image"].numpy(), val_plain[1]["image"].numpy())
     with pytest.raises(ValueError, match="photo_jitter"):
         SyntheticPairs(photos, 8, size=48, photo_jitter=-1.0)
+
+
+def test_crop_scale_sets_how_much_of_the_photo_a_training_crop_shows(tmp_path):
+    ramp = np.tile(np.linspace(0, 255, 200).astype(np.uint8)[None, :, None], (150, 1, 3))  # a left-to-right ramp
+
+    def spans(scale):  # the ramp's range a crop shows, one per draw
+        rng = np.random.default_rng(0)
+        return [np.ptp(view(ramp, [], 32, rng, crop_scale=scale)[0][..., 0].astype(int)) for _ in range(20)]
+
+    small, large = spans((0.05, 0.1)), spans((0.9, 1.0))
+    assert max(small) < 110 < min(large)  # width ≈ √area: at most ~0.37 of the ramp against at least ~0.82
+    photos, _ = index_photos(make_photos(tmp_path / "p", n=3, size=(96, 72)), test_fraction=0.0)
+    zoomed = SyntheticPairs(photos, 8, size=32, seed=1, crop_scale=(0.1, 0.1))
+    assert zoomed.crop_scale == (0.1, 0.1) and zoomed[1]["image"].shape == (3, 32, 32)
+    for bad in ((0.0, 1.0), (0.8, 0.5), (0.5, 1.5), 0.5, (0.5,)):
+        with pytest.raises(ValueError, match="crop_scale"):
+            SyntheticPairs(photos, 8, size=32, crop_scale=bad)
 
 
 def test_harmonised_paste_moves_the_object_toward_the_scene_and_leaves_the_rest(photo):

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
         "object_share": 0.5,  # synthetic: how often such a photo's region comes from its object map
         "outline_share": 0.0,  # synthetic: how often a region is traced as an annotator's polygon (seams)
         "photo_jitter": 0.0,  # synthetic training: strength of a random global look of each crop (0: none)
+        "crop_scale": [0.5, 1.0],  # synthetic training: the share of a photo's area that a crop covers (low, high)
         "min_gain": None,  # synthetic training: in-place changes make the region stand out this much more (ΔE)
         "paste_harmonise": 0.0,  # synthetic training: share of pasted objects then partly harmonised
         # synthetic training: inharmony predict's summary.csv on the photos; with authentic_share above one half,

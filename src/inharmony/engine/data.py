@@ -59,6 +59,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             delta_e_start=tuple(data["delta_e_start"]) if data["delta_e_start"] else None,
             curriculum_epochs=data["curriculum_epochs"],
             photo_jitter=float(data["photo_jitter"]),
+            crop_scale=tuple(data["crop_scale"]),
             objects=data["objects"],
             hard_authentic=data["hard_authentic"],
         )

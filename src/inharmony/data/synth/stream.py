@@ -31,7 +31,10 @@ from inharmony.verdict import read_image_scores
 log = logging.getLogger(__name__)
 
 
-def crop_box(h: int, w: int, rng: np.random.Generator, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[int, ...]:
+CROP_SCALE = (0.5, 1.0)  # the share of a photo's area that a training crop covers, unless data.crop_scale says
+
+
+def crop_box(h: int, w: int, rng: np.random.Generator, scale=CROP_SCALE, ratio=(3 / 4, 4 / 3)) -> tuple[int, ...]:
     """A random (top, left, height, width) box covering ``scale`` of the area at an aspect ratio in ``ratio``."""
     for _ in range(10):
         area = h * w * rng.uniform(*scale)
@@ -64,11 +67,13 @@ def view(
     size: int | None,
     rng: np.random.Generator | None,
     look: float = 0.0,
+    crop_scale: tuple[float, float] = CROP_SCALE,
 ):
-    """A random crop (when ``rng`` is given) resized to ``size``×``size`` (when given), flipped half the time,
-    under a random global look of strength ``look`` (when ``rng`` is given; :mod:`inharmony.data.synth.look`)."""
+    """A random crop covering ``crop_scale`` of the area (when ``rng`` is given) resized to ``size``×``size`` (when
+    given), flipped half the time, under a random global look of strength ``look`` (when ``rng`` is given;
+    :mod:`inharmony.data.synth.look`)."""
     h, w = image.shape[:2]
-    top, left, ch, cw = crop_box(h, w, rng) if rng is not None else (0, 0, h, w)
+    top, left, ch, cw = crop_box(h, w, rng, crop_scale) if rng is not None else (0, 0, h, w)
     out_wh = (size, size) if size else (cw, ch)
     img = Image.fromarray(image[top : top + ch, left : left + cw]).resize(out_wh, Image.BILINEAR)
     labels = [
@@ -90,6 +95,8 @@ class SyntheticPairs(Dataset):
     ``delta_e_start`` with ``curriculum_epochs``: the visible-change range moves linearly from ``delta_e_start``
     to ``cfg.delta_e`` over those epochs (strong first, subtle later). ``photo_jitter``: training crops (and the
     photos objects are pasted from) get a random global look of this strength before the change is made.
+    ``crop_scale`` (low, high): the share of a photo's area a training crop covers (smaller: more views of each
+    photo at more scales, a photo harder to learn by heart).
     ``authentic_weights`` (one per photo, or None: uniform): how the other photos' twins that replace composites
     when ``authentic_share`` is above one half are drawn (hard authentic photos, :func:`hard_authentic_weights`);
     composites and their own twins keep the uniform draw.
@@ -111,6 +118,7 @@ class SyntheticPairs(Dataset):
         curriculum_epochs: int = 0,
         photo_jitter: float = 0.0,
         authentic_weights: np.ndarray | None = None,
+        crop_scale: tuple[float, float] = CROP_SCALE,
     ) -> None:
         if not photos:
             raise ValueError("SyntheticPairs needs at least one photo")
@@ -129,6 +137,13 @@ class SyntheticPairs(Dataset):
             raise ValueError(f"photo_jitter must be a finite number >= 0, got {photo_jitter}")
         self.delta_e_start, self.curriculum_epochs = delta_e_start, curriculum_epochs
         self.photo_jitter = float(photo_jitter) if train else 0.0
+        try:
+            low, high = (float(v) for v in crop_scale)
+        except (TypeError, ValueError):
+            low, high = math.nan, math.nan
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
+        self.crop_scale = (low, high)
         self.cache, self.epoch = PhotoCache(photos, max_side), 0
         self._last: tuple[tuple, tuple] | None = None
 
@@ -159,7 +174,7 @@ class SyntheticPairs(Dataset):
             k = int(rng.integers(len(self.photos)))
             try:
                 photo, human, objects = self.cache[j]
-                image, maps = view(photo, human + objects, self.size, rng if self.train else None, self.photo_jitter)
+                image, maps = self.view(photo, human + objects, rng)
                 maps, objects = maps[: len(human)], maps[len(human) :]
                 ref_image, ref_maps, _ = self.cache[k]
             except ImageReadError as exc:  # a broken photo costs one draw, never the run
@@ -172,13 +187,17 @@ class SyntheticPairs(Dataset):
             return result
         raise ImageReadError("no readable photo among the synthetic data's photos")
 
+    def view(self, photo: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator):
+        """:func:`view` with this stream's size, look and crops (the whole photo when not training)."""
+        return view(photo, maps, self.size, rng if self.train else None, self.photo_jitter, self.crop_scale)
+
     def donor(self, k: int, shape: tuple[int, int], rng: np.random.Generator):
         """A callable giving photo ``k`` viewed like the pair's photo, at ``shape``, with its human and object maps
         (for the paste kind; only called when that kind is drawn)."""
 
         def load() -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
             photo, human, objects = self.cache[k]
-            image, maps = view(photo, human + objects, self.size, rng if self.train else None, self.photo_jitter)
+            image, maps = self.view(photo, human + objects, rng)
             if image.shape[:2] != shape:
                 wh = (shape[1], shape[0])
                 image = np.asarray(Image.fromarray(image).resize(wh, Image.BILINEAR))
@@ -244,7 +263,7 @@ def build_synthetic(
     hard = kwargs.pop("hard_authentic", None)
     if hard:
         kwargs["authentic_weights"] = hard_authentic_weights(train, hard)
-    train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights")
+    train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights", "crop_scale")
     val_kwargs = {k: v for k, v in kwargs.items() if k not in train_only}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
         val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0)
