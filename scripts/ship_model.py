@@ -16,7 +16,8 @@ inharmony.checkpoint.average_models). --ensemble FILE [FILE ...] ships those fil
 whose pixel probabilities are combined in output space (--combine mean|logit_mean|max, --weights W... the members'
 shares, the --ensemble files first; each member keeps its
 weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --flip-test then sets every member's
-mirror pass, and without it every member runs once. --shift-test N (pixels) adds a view of each image moved by N
+mirror pass, and without it every member runs once; --mask-member I keeps member I's mask alone and lets the others
+add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of each image moved by N
 pixels down and right (its edges mirrored), averaged with the others moved back (twice the cost again; single
 models only).
 """
@@ -66,6 +67,13 @@ def main() -> None:
         metavar="W",
         help="with --ensemble: one share per member, the --ensemble files first and the model last (default equal)",
     )
+    parser.add_argument(
+        "--mask-member",
+        type=int,
+        metavar="I",
+        help="with --ensemble: the member (index: the --ensemble files, then the model) whose mask the ensemble "
+        "keeps; the others only add to the image-level verdict",
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     if (args.start is None) != (args.alpha is None):
@@ -78,6 +86,8 @@ def main() -> None:
         parser.error("--weights are the shares of --ensemble members")
     if args.weights and len(args.weights) != len(args.ensemble) + 1:
         parser.error(f"--weights: one per member ({len(args.ensemble) + 1}: the --ensemble files, then the model)")
+    if args.mask_member is not None and not args.ensemble:
+        parser.error("--mask-member picks one of the --ensemble members")
     if args.shift_test and args.ensemble:
         parser.error("--shift-test is for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
@@ -106,7 +116,11 @@ def main() -> None:
         model = average_models([*args.soup, source])
     elif args.ensemble:
         model = ensemble_models(
-            [*args.ensemble, source], weights=args.weights, combine=args.combine, flip_test=args.flip_test
+            [*args.ensemble, source],
+            weights=args.weights,
+            combine=args.combine,
+            flip_test=args.flip_test,
+            mask_member=args.mask_member,
         )
     else:
         model = load_model(source)

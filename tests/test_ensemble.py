@@ -106,6 +106,31 @@ def test_files_make_an_ensemble_that_saves_loads_and_exports(members, image, tmp
     assert pred.probability.shape == (48, 80) and pred.candidate is not None and 0.0 <= pred.score <= 1.0
 
 
+def test_a_mask_member_says_where_and_every_member_whether(members, image, tmp_path):
+    with torch.no_grad():
+        outs = [m(image) for m in members]
+        split = _built(members, mask_member=1)(image)
+        mean = _built(members)(image)
+    assert torch.equal(split["mask_logits"], outs[1]["mask_logits"])  # member 1's ranking of pixels, exactly
+    assert all(torch.equal(a, b) for a, b in zip(split["attention"], outs[1]["attention"]))
+    assert torch.allclose(split["verdict"], mean["verdict"], atol=1e-6)  # the verdict: both members combined
+    assert (split["verdict"] - outs[1]["verdict"]).abs().max() > 1e-4
+    gate = torch.sigmoid(split["verdict"]).view(-1, 1, 1, 1)
+    assert torch.allclose(torch.sigmoid(split["logits"]), torch.sigmoid(outs[1]["mask_logits"]) * gate, atol=1e-5)
+    files = [save_model(m, tmp_path / f"m{i}.safetensors", info={"size": SIZE}) for i, m in enumerate(members)]
+    loaded = load_model(save_model(ensemble_models(files, mask_member=1), tmp_path / "split.safetensors"))
+    assert loaded.mask_member == 1
+    with torch.no_grad():
+        assert torch.equal(loaded(image)["logits"], split["logits"])
+    with pytest.raises(ValueError, match="mask_member"):
+        _built(members, mask_member=2)
+    with pytest.raises(ValueError, match="verdict head"):
+        _built([members[0], create_model("dirl_mobilenetv2").eval()], mask_member=0)
+    script = [sys.executable, str(ROOT / "scripts" / "ship_model.py"), "--run", str(tmp_path), "--model", str(files[0])]
+    run = subprocess.run([*script, "--mask-member", "0", "--out", str(tmp_path / "x.safetensors")], capture_output=True)
+    assert run.returncode == 2 and b"--mask-member" in run.stderr
+
+
 def test_ensembles_refuse_what_they_cannot_combine(members, tmp_path):
     spec = member_spec(members[0])
     with pytest.raises(ValueError, match="at least two members"):

@@ -179,11 +179,13 @@ def ensemble_models(
     weights: list[float] | None = None,
     combine: str = "mean",
     flip_test: bool | None = None,
+    mask_member: int | None = None,
 ) -> nn.Module:
     """One model answering with the combined outputs of the models in ``files`` (any architectures that take the
     same input; :class:`inharmony.models.ensemble.Ensemble`), each with its own weights unchanged. ``weights``:
     the members' shares of a ``"mean"`` (default equal); ``flip_test``: every member's mirror pass on or off
-    (``None``: as each file was made). The result carries the first file's inference size and
+    (``None``: as each file was made); ``mask_member``: the index of the one file whose mask the ensemble keeps
+    (the others only add to the verdict). The result carries the first file's inference size and
     the members' files; the figures and calibrations measured on the members are not the ensemble's."""
     from inharmony.models import create_model
     from inharmony.models.ensemble import member_spec
@@ -199,11 +201,13 @@ def ensemble_models(
         raise CheckpointError(f"ensemble_models: the files were made for different input sizes {sorted(sizes)}")
     options = {} if flip_test is None else {"flip_test": bool(flip_test)}
     specs = [member_spec(m) for m in members]
+    if mask_member is not None:
+        options["mask_member"] = mask_member
     model = create_model("ensemble", members=specs, weights=weights, combine=combine, **options)
     for built, member in zip(model.members, members):
         built.load_state_dict(member.state_dict(), strict=True)
     model.model_info = {
         **({"size": sizes.pop()} if sizes else {}),
-        "ensemble": {"files": [str(f) for f in files], "weights": weights, "combine": combine},
+        "ensemble": {"files": [str(f) for f in files], "weights": weights, "combine": combine, "mask_member": mask_member},
     }
     return model.eval()

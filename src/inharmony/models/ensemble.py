@@ -5,7 +5,10 @@ states learned into one compromise. Combining *answers* keeps each member as it 
 pasted composites and one fine-tuned on changes made in place. :class:`Ensemble` runs every member on the same
 batch and combines their final pixel probabilities (``combine="mean"``: a weighted mean, so one member's region
 shows at its share of its confidence; ``"logit_mean"``: a weighted mean of log-odds, a product of experts that
-keeps only what the members agree on; ``"max"``: the most confident member at each pixel). The result has the
+keeps only what the members agree on; ``"max"``: the most confident member at each pixel). With ``mask_member``
+the members answer only *whether* (their verdicts combined) and that one member alone says *where*: the pixel
+ranking within an image, hence every per-image AP, is that member's, and only the image-level answer changes.
+The result has the
 output dict every consumer reads (``logits``, ``attention``, and ``mask_logits``/``verdict`` when every member has
 a verdict head), so it is saved, calibrated, evaluated and exported to ONNX like any single model, at the sum of
 its members' costs.
@@ -18,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from inharmony.layers.verdict_head import safe_logit
+from inharmony.layers.verdict_head import gated_logits, safe_logit
 
 COMBINE = ("mean", "logit_mean", "max")
 
@@ -26,7 +29,9 @@ COMBINE = ("mean", "logit_mean", "max")
 class Ensemble(nn.Module):
     """Members built from ``members`` (a list of ``{"name": registered model, "config": its config}``, as model
     files store them); ``weights``: one non-negative weight per member for ``combine="mean"`` or
-    ``"logit_mean"``; ``flip_test`` (when not ``None``) sets every member's mirror pass."""
+    ``"logit_mean"``; ``flip_test`` (when not ``None``) sets every member's mirror pass; ``mask_member`` (an index,
+    or ``None``: all): the one member whose mask is the ensemble's, gated by the combined verdict (every member
+    needs a verdict head)."""
 
     def __init__(
         self,
@@ -34,6 +39,7 @@ class Ensemble(nn.Module):
         weights: list[float] | None = None,
         combine: str = "mean",
         flip_test: bool | None = None,
+        mask_member: int | None = None,
     ) -> None:
         super().__init__()
         from inharmony.models.registry import create_model
@@ -56,6 +62,13 @@ class Ensemble(nn.Module):
                 config["flip_test"] = bool(flip_test)
             built.append(create_model(member["name"], **config))
         self.members = nn.ModuleList(built)
+        if mask_member is not None:
+            if not 0 <= int(mask_member) < len(built):
+                raise ValueError(f"ensemble mask_member: an index below {len(built)} (the members), got {mask_member}")
+            missing = [i for i, m in enumerate(built) if not hasattr(m, "verdict_head")]
+            if missing:
+                raise ValueError(f"ensemble mask_member: every member needs a verdict head; members {missing} have none")
+        self.mask_member = None if mask_member is None else int(mask_member)
         self.combine = combine
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
 
@@ -72,6 +85,15 @@ class Ensemble(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
         outs = [member(x) for member in self.members]
+        if self.mask_member is not None:  # one member says where, all of them whether
+            own = outs[self.mask_member]
+            verdict = self._merge([o["verdict"] for o in outs])
+            return {
+                "logits": gated_logits(own["mask_logits"], verdict),
+                "attention": own["attention"],
+                "mask_logits": own["mask_logits"],
+                "verdict": verdict,
+            }
         counts = {len(o["attention"]) for o in outs}
         if len(counts) != 1:
             raise ValueError(f"ensemble members return different numbers of attention maps: {sorted(counts)}")

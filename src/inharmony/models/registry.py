@@ -225,9 +225,10 @@ def _register_ensemble() -> None:
     register_model(
         "ensemble",
         Ensemble,
-        {"members": [], "weights": None, "combine": "mean"},
-        "several trained models answering as one: their pixel probabilities combined (mean, log-odds mean or max); "
-        "made from model files by ship_model.py --ensemble",
+        {"members": [], "weights": None, "combine": "mean", "mask_member": None},
+        "several trained models answering as one: their pixel probabilities combined (mean, log-odds mean or max), "
+        "or one member's mask gated by all their verdicts (mask_member); made from model files by ship_model.py "
+        "--ensemble",
         composed=True,
     )
 
