@@ -16,10 +16,10 @@ inharmony.checkpoint.average_models). --ensemble FILE [FILE ...] ships those fil
 whose pixel probabilities are combined in output space (--combine mean|logit_mean|max, --weights W... the members'
 shares, the --ensemble files first; each member keeps its
 weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --flip-test then sets every member's
-mirror pass, and without it every member runs once; --mask-member I keeps member I's mask alone and lets the others
-add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of each image moved by N
-pixels down and right (its edges mirrored), averaged with the others moved back (twice the cost again; single
-models only).
+mirror pass, and without it every member runs once; --mask-member I keeps member I's mask alone and lets the
+others add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of
+each image moved by N pixels down and right (its edges mirrored), averaged with the others moved back (twice the
+cost again; single models only).
 """
 
 import argparse

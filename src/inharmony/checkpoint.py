@@ -208,6 +208,11 @@ def ensemble_models(
         built.load_state_dict(member.state_dict(), strict=True)
     model.model_info = {
         **({"size": sizes.pop()} if sizes else {}),
-        "ensemble": {"files": [str(f) for f in files], "weights": weights, "combine": combine, "mask_member": mask_member},
+        "ensemble": {
+            "files": [str(f) for f in files],
+            "weights": weights,
+            "combine": combine,
+            "mask_member": mask_member,
+        },
     }
     return model.eval()

@@ -67,7 +67,7 @@ class Ensemble(nn.Module):
                 raise ValueError(f"ensemble mask_member: an index below {len(built)} (the members), got {mask_member}")
             missing = [i for i, m in enumerate(built) if not hasattr(m, "verdict_head")]
             if missing:
-                raise ValueError(f"ensemble mask_member: every member needs a verdict head; members {missing} have none")
+                raise ValueError(f"ensemble mask_member: every member needs a verdict head; {missing} have none")
         self.mask_member = None if mask_member is None else int(mask_member)
         self.combine = combine
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
