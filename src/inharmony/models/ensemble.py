@@ -8,10 +8,9 @@ shows at its share of its confidence; ``"logit_mean"``: a weighted mean of log-o
 keeps only what the members agree on; ``"max"``: the most confident member at each pixel). With ``mask_member``
 the members answer only *whether* (their verdicts combined) and that one member alone says *where*: the pixel
 ranking within an image, hence every per-image AP, is that member's, and only the image-level answer changes.
-The result has the
-output dict every consumer reads (``logits``, ``attention``, and ``mask_logits``/``verdict`` when every member has
-a verdict head), so it is saved, calibrated, evaluated and exported to ONNX like any single model, at the sum of
-its members' costs.
+The result has the output dict every consumer reads (``logits``, ``attention``, and ``mask_logits``/``verdict``
+when every member has a verdict head), so it is saved, calibrated, evaluated and exported to ONNX like any single
+model, at the sum of its members' costs.
 """
 
 from __future__ import annotations
