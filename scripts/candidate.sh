@@ -7,7 +7,10 @@
 # MODEL: a model file (.safetensors, as scripts/ship_model.py writes it). OUT gets model_cal.safetensors,
 # evaluation/ (per_image.csv), paired.md/.json and matched.md/.json. REFERENCE (default eval/reference_default): the
 # default's evaluation on the same sets; made once when it holds no per_image.csv, reused after.
-# CALIBRATE=0 measures MODEL as it is (a file calibrated already).
+# CALIBRATE=0 measures MODEL as it is (a file calibrated already). Where PHOTOS holds the ImageNet sample and the
+# BSDS500 photos, the calibrated model also predicts them all and OUT gets seen.md/.json: its flags on the photos the
+# synthetic recipes train on against the held-out ones, beside the default's (benchmarks/seen_photo_gap.py; the
+# default's predictions are made once under REFERENCE/photos); SEEN=0 skips it.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: bash scripts/candidate.sh MODEL OUT [REFERENCE]" >&2; exit 2; }
 MODEL=$1
@@ -33,3 +36,12 @@ fi
     | tee "$OUT/paired.md"
 "$PYTHON" benchmarks/matched_detection.py "$REFERENCE" "$OUT/evaluation" --out "$OUT/matched.json" \
     | tee "$OUT/matched.md"
+seen=("$PHOTOS/imagenet-sample" "$PHOTOS/bsds500/images")
+if [ "${SEEN:-1}" != 0 ] && [ -d "${seen[0]}" ] && [ -d "${seen[1]}" ]; then
+    if [ ! -f "$REFERENCE/photos/summary.csv" ]; then
+        "$BIN" predict "${seen[@]}" --model default --out "$REFERENCE/photos" --save mask > /dev/null
+    fi
+    "$BIN" predict "${seen[@]}" --model "$measured" --out "$OUT/photos" --save mask > /dev/null
+    "$PYTHON" benchmarks/seen_photo_gap.py "$REFERENCE/photos/summary.csv" "$OUT/photos/summary.csv" \
+        --photos "$PHOTOS" --out "$OUT/seen.json" | tee "$OUT/seen.md"
+fi

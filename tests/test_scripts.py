@@ -226,6 +226,8 @@ def test_verdict_cues_pools_deep_features_and_scores_every_region(tmp_path):
 
 
 def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_path):
+    from fakes import make_photos
+
     log = tmp_path / "calls.txt"
     rows = ["model,set,group,name,authentic,ap,score,raw_score"]
     for i in range(6):  # the candidate finds every composite better and scores them higher than the default
@@ -238,11 +240,18 @@ def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_pat
     fake.write_text(
         "#!/usr/bin/env bash\n"
         f'echo "$*" >> {log}\n'
+        'inputs=(); for a in "${@:2}"; do case $a in --*) break;; *) inputs+=("$a");; esac; done\n'
         "cmd=$1; while [ $# -gt 0 ]; do case $1 in --out) out=$2;; --model) model=$2;; esac; shift; done\n"
         'if [ "$cmd" = calibrate ]; then touch "$out"; fi\n'
         'if [ "$cmd" = evaluate ]; then mkdir -p "$out"\n'
         f'  if [ "$model" = default ]; then cp {tmp_path}/default.csv "$out/per_image.csv";'
         f' else cp {tmp_path}/candidate.csv "$out/per_image.csv"; fi\n'
+        "fi\n"
+        # "predict": every photo scores 0.2, but the candidate flags the held-out (test) ones
+        'if [ "$cmd" = predict ]; then mkdir -p "$out"; echo file,score > "$out/summary.csv"\n'
+        '  find "${inputs[@]}" -name "*.png" | while read -r f; do s=0.2\n'
+        '    if [ "$model" != default ] && [[ $f == */test/* ]]; then s=0.9; fi; echo "$f,$s"\n'
+        '  done >> "$out/summary.csv"\n'
         "fi\n"
     )
     fake.chmod(0o755)
@@ -275,3 +284,20 @@ def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_pat
         cmd[:2] + [str(tmp_path / "none.safetensors"), str(out)], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert missing.returncode == 2 and "none.safetensors" in missing.stderr
+    assert not (out / "seen.json").exists()  # no photo folders under PHOTOS: no seen-photo gap
+    photos = tmp_path / "photos"  # training photos, and BSDS test photos held out
+    make_photos(photos / "imagenet-sample", n=6, noise=4.0)
+    make_photos(photos / "bsds500" / "images" / "train", n=4, noise=4.0, seed=200)
+    make_photos(photos / "bsds500" / "images" / "test", n=4, noise=4.0, seed=300)
+    subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    calls = log.read_text().splitlines()[4:]
+    predicts = [c for c in calls if c.startswith("predict")]
+    assert predicts[0].startswith(f"predict {photos}/imagenet-sample {photos}/bsds500/images --model default")
+    assert predicts[1].endswith(f"--model {out}/model_cal.safetensors --out {out}/photos --save mask")
+    seen = json.loads((out / "seen.json").read_text())
+    candidate = seen[str(out / "photos" / "summary.csv")]
+    assert candidate["flagged_train"] == 0.0 and candidate["flagged_test"] > 50  # the BSDS test photos flagged
+    assert candidate["against_first"]["all"]["gap_change"] > 50
+    assert "held-out photos flagged" in (out / "seen.md").read_text()
+    subprocess.run(cmd, cwd=ROOT, env={**env, "SEEN": "0"}, capture_output=True, text=True, check=True)
+    assert not any(c.startswith("predict") for c in log.read_text().splitlines()[4 + len(calls) :])
