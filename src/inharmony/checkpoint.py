@@ -201,9 +201,9 @@ def ensemble_models(
         raise CheckpointError(f"ensemble_models: the files were made for different input sizes {sorted(sizes)}")
     options = {} if flip_test is None else {"flip_test": bool(flip_test)}
     specs = [member_spec(m) for m in members]
-    if mask_member is not None:
-        options["mask_member"] = mask_member
-    model = create_model("ensemble", members=specs, weights=weights, combine=combine, **options)
+    model = create_model(
+        "ensemble", members=specs, weights=weights, combine=combine, mask_member=mask_member, **options
+    )
     for built, member in zip(model.members, members):
         built.load_state_dict(member.state_dict(), strict=True)
     model.model_info = {
