@@ -19,7 +19,8 @@ weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --fli
 mirror pass, and without it every member runs once; --mask-member I keeps member I's mask alone and lets the
 others add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of
 each image moved by N pixels down and right (its edges mirrored), averaged with the others moved back (twice the
-cost again; single models only).
+cost again; single models only). --shared-encoder (with --ensemble) runs the first member's encoder once for every
+member: fine-tunes whose encoder did not learn cost one encoder plus their decoders.
 """
 
 import argparse
@@ -74,6 +75,12 @@ def main() -> None:
         help="with --ensemble: the member (index: the --ensemble files, then the model) whose mask the ensemble "
         "keeps; the others only add to the image-level verdict",
     )
+    parser.add_argument(
+        "--shared-encoder",
+        action="store_true",
+        help="with --ensemble: run the first member's encoder once for all (fine-tunes whose encoder did not learn; "
+        "every member's encoder must equal it)",
+    )
     parser.add_argument("--out", default="src/inharmony/weights/default.safetensors")
     args = parser.parse_args()
     if (args.start is None) != (args.alpha is None):
@@ -88,6 +95,8 @@ def main() -> None:
         parser.error(f"--weights: one per member ({len(args.ensemble) + 1}: the --ensemble files, then the model)")
     if args.mask_member is not None and not args.ensemble:
         parser.error("--mask-member picks one of the --ensemble members")
+    if args.shared_encoder and not args.ensemble:
+        parser.error("--shared-encoder is for --ensemble members")
     if args.shift_test and args.ensemble:
         parser.error("--shift-test is for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
@@ -121,6 +130,7 @@ def main() -> None:
             combine=args.combine,
             flip_test=args.flip_test,
             mask_member=args.mask_member,
+            shared_encoder=args.shared_encoder,
         )
     else:
         model = load_model(source)

@@ -131,6 +131,60 @@ def test_a_mask_member_says_where_and_every_member_whether(members, image, tmp_p
     assert run.returncode == 2 and b"--mask-member" in run.stderr
 
 
+def _fine_tune_of(model, seed: int):
+    """``model`` with every weight but its encoder's moved (a fine-tune whose encoder did not learn)."""
+    torch.manual_seed(seed)
+    tuned = create_model(model.model_name)
+    tuned.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for name, tensor in tuned.state_dict().items():
+            if not name.startswith("encoder.") and tensor.is_floating_point():
+                tensor.add_(0.05 * torch.randn_like(tensor).abs())
+    return tuned.eval()
+
+
+def test_fine_tunes_of_one_frozen_encoder_run_it_once(members, image, tmp_path):
+    from inharmony.export import OnnxModule, export_onnx
+
+    tuned = _fine_tune_of(members[0], seed=3)
+    files = [
+        save_model(m, tmp_path / f"s{i}.safetensors", info={"size": SIZE}) for i, m in enumerate((members[0], tuned))
+    ]
+    apart = ensemble_models(files, flip_test=True, mask_member=1)
+    shared = ensemble_models(files, flip_test=True, mask_member=1, shared_encoder=True)
+    assert not hasattr(shared.members[1], "encoder")  # one encoder in the model and in its file
+    calls = []
+    hook = shared.members[0].encoder.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        want, got = apart(image), shared(image)
+    hook.remove()
+    assert len(calls) == 1  # once, for both members and both views
+    for key in ("logits", "mask_logits", "verdict"):
+        assert torch.allclose(got[key], want[key], atol=1e-5), key
+    assert (want["mask_logits"] - members[0](image)["mask_logits"]).abs().max() > 1e-3  # the members differ
+    path = save_model(shared, tmp_path / "shared.safetensors", info=shared.model_info)
+    assert path.stat().st_size < 0.8 * save_model(apart, tmp_path / "apart.safetensors").stat().st_size
+    loaded = load_model(path)
+    assert loaded.shared_encoder and loaded.model_info["ensemble"]["shared_encoder"] is True
+    with torch.no_grad():
+        assert torch.equal(loaded(image)["logits"], got["logits"])
+    onnx = OnnxModule(export_onnx(loaded, tmp_path / "shared.onnx", size=SIZE))(image)
+    assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(got["logits"])).abs().max() <= 1e-3
+    other = save_model(members[1], tmp_path / "other.safetensors", info={"size": SIZE})
+    with pytest.raises(CheckpointError, match="encoder of .*other.safetensors differs"):
+        ensemble_models([files[0], other], shared_encoder=True)
+    spec = member_spec(members[0])
+    with pytest.raises(ValueError, match="test-time views differ"):
+        create_model(
+            "ensemble", members=[spec, {**spec, "config": {**spec["config"], "flip_test": True}}], shared_encoder=True
+        )
+    with pytest.raises(ValueError, match="cannot take an encoder"):
+        create_model("ensemble", members=[spec, member_spec(create_model("unet_mobilenetv2"))], shared_encoder=True)
+    script = [sys.executable, str(ROOT / "scripts" / "ship_model.py"), "--run", str(tmp_path), "--model", str(files[0])]
+    run = subprocess.run([*script, "--shared-encoder", "--out", str(tmp_path / "x.safetensors")], capture_output=True)
+    assert run.returncode == 2 and b"--shared-encoder" in run.stderr
+
+
 def test_ensembles_refuse_what_they_cannot_combine(members, tmp_path):
     spec = member_spec(members[0])
     with pytest.raises(ValueError, match="at least two members"):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from inharmony.fileio import atomic_path
 
@@ -180,13 +180,15 @@ def ensemble_models(
     combine: str = "mean",
     flip_test: bool | None = None,
     mask_member: int | None = None,
+    shared_encoder: bool = False,
 ) -> nn.Module:
     """One model answering with the combined outputs of the models in ``files`` (any architectures that take the
     same input; :class:`inharmony.models.ensemble.Ensemble`), each with its own weights unchanged. ``weights``:
     the members' shares of a ``"mean"`` (default equal); ``flip_test``: every member's mirror pass on or off
     (``None``: as each file was made); ``mask_member``: the index of the one file whose mask the ensemble keeps
-    (the others only add to the verdict). The result carries the first file's inference size and
-    the members' files; the figures and calibrations measured on the members are not the ensemble's."""
+    (the others only add to the verdict); ``shared_encoder``: the first file's encoder runs once for all (every
+    file's encoder, colour mapping included, must equal it). The result carries the first file's inference size
+    and the members' files; the figures and calibrations measured on the members are not the ensemble's."""
     from inharmony.models import create_model
     from inharmony.models.ensemble import member_spec
 
@@ -199,13 +201,22 @@ def ensemble_models(
     sizes = {m.model_info.get("size") for m in members} - {None}
     if len(sizes) > 1:
         raise CheckpointError(f"ensemble_models: the files were made for different input sizes {sorted(sizes)}")
+    if shared_encoder:
+        _check_shared_encoder(files, members)
     options = {} if flip_test is None else {"flip_test": bool(flip_test)}
     specs = [member_spec(m) for m in members]
     model = create_model(
-        "ensemble", members=specs, weights=weights, combine=combine, mask_member=mask_member, **options
+        "ensemble",
+        members=specs,
+        weights=weights,
+        combine=combine,
+        mask_member=mask_member,
+        shared_encoder=shared_encoder,
+        **options,
     )
     for built, member in zip(model.members, members):
-        built.load_state_dict(member.state_dict(), strict=True)
+        own = built.state_dict()  # without an encoder when another member's runs for it
+        built.load_state_dict({k: v for k, v in member.state_dict().items() if k in own}, strict=True)
     model.model_info = {
         **({"size": sizes.pop()} if sizes else {}),
         "ensemble": {
@@ -213,6 +224,32 @@ def ensemble_models(
             "weights": weights,
             "combine": combine,
             "mask_member": mask_member,
+            "shared_encoder": shared_encoder,
         },
     }
     return model.eval()
+
+
+def _check_shared_encoder(files: list[str | Path], members: list[nn.Module]) -> None:
+    """Raise unless every member's encoder (and colour mapping) equals the first's to the bit: the maps a shared
+    encoder computes once are then each member's own."""
+
+    def encoder_state(model: nn.Module) -> dict[str, Tensor]:
+        prefixes = ("encoder.", "colour_mapper.")
+        return {k: v for k, v in model.state_dict().items() if k.startswith(prefixes) and v.is_floating_point()}
+
+    first = encoder_state(members[0])
+    if not first:
+        raise CheckpointError(f"shared encoder: {files[0]} has no encoder to share")
+    for path, member in zip(files[1:], members[1:]):
+        other = encoder_state(member)
+        differ = sorted(
+            k
+            for k in first.keys() | other.keys()
+            if k not in first or k not in other or not torch.equal(first[k], other[k])
+        )
+        if differ:
+            raise CheckpointError(
+                f"shared encoder: the encoder of {path} differs from that of {files[0]} ({len(differ)} tensors, "
+                f"e.g. {differ[0]}); only fine-tunes whose encoder did not learn can share one"
+            )

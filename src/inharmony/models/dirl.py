@@ -165,23 +165,36 @@ class DIRL(nn.Module):
             blocks[3](e[3], e[4]),
         ]
 
-    def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        if (self.flip_test or self.shift_test) and not self.training:
-            return self.forward_views(x)
-        return self.forward_once(x)
+    def forward(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
+        """``encoded``: the encoder's maps of ``x`` as :meth:`encode` returns them, computed elsewhere (models
+        that share one encoder, :class:`inharmony.models.ensemble.Ensemble`); ``None``: computed here."""
+        if self.viewing():
+            return self.forward_views(x, encoded)
+        return self.forward_once(x, encoded)
+
+    def viewing(self) -> bool:
+        """Whether :meth:`forward` runs the test-time views (evaluation mode with a mirror or moved view)."""
+        return bool(self.flip_test or self.shift_test) and not self.training
 
     def test_views(self) -> list[tuple[int, bool]]:
         """The evaluation-mode views as (shift in pixels, mirrored): the image itself first."""
         shifts = [0, self.shift_test] if self.shift_test else [0]
         return [(s, mirrored) for s in shifts for mirrored in ((False, True) if self.flip_test else (False,))]
 
-    def forward_views(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """The encoder's five maps of the batch :meth:`forward` runs for ``x`` (every test-time view when
+        viewing), colour mapping included: what ``forward(x, encoded)`` takes."""
+        batch = torch.cat([_view(x, s, m) for s, m in self.test_views()], dim=0) if self.viewing() else x
+        if hasattr(self, "colour_mapper"):
+            batch = self.colour_mapper(batch)
+        return list(self.encoder(batch))
+
+    def forward_views(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         """Every view of :meth:`test_views` in one batch; each map is moved back onto the image and the views
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
         again."""
         views = self.test_views()
-        batch = [_view(x, s, m) for s, m in views]
-        out = self.forward_once(torch.cat(batch, dim=0))
+        out = self.forward_once(torch.cat([_view(x, s, m) for s, m in views], dim=0), encoded)
 
         def average(t: Tensor) -> Tensor:
             parts = t.reshape(len(views), -1, *t.shape[1:])
@@ -197,11 +210,12 @@ class DIRL(nn.Module):
             merged["logits"] = average(out["logits"])
         return merged
 
-    def forward_once(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
+    def forward_once(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         size = x.shape[-2:]
         if hasattr(self, "colour_mapper"):
             x = self.colour_mapper(x)
-        encoded = self.encoder(x)
+        if encoded is None:
+            encoded = self.encoder(x)
         fused = self.fuse(encoded)
         if self.mda is not None:
             refined, attention = zip(*(mda(f) for mda, f in zip(self.mda, fused)))

@@ -10,7 +10,10 @@ the members answer only *whether* (their verdicts combined) and that one member 
 ranking within an image, hence every per-image AP, is that member's, and only the image-level answer changes.
 The result has the output dict every consumer reads (``logits``, ``attention``, and ``mask_logits``/``verdict``
 when every member has a verdict head), so it is saved, calibrated, evaluated and exported to ONNX like any single
-model, at the sum of its members' costs.
+model, at the sum of its members' costs. With ``shared_encoder`` the members are fine-tunes of one model whose
+encoder did not learn (e.g. ``train.encoder_lr_mult=0`` from the same start): the first member's encoder runs once
+and every member decodes its maps, so the ensemble costs one encoder plus the members' decoders, and its file
+holds one encoder (``inharmony.checkpoint.ensemble_models`` checks that the members' encoders are equal).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ class Ensemble(nn.Module):
     files store them); ``weights``: one non-negative weight per member for ``combine="mean"`` or
     ``"logit_mean"``; ``flip_test`` (when not ``None``) sets every member's mirror pass; ``mask_member`` (an index,
     or ``None``: all): the one member whose mask is the ensemble's, gated by the combined verdict (every member
-    needs a verdict head)."""
+    needs a verdict head); ``shared_encoder``: the members decode the first member's encoder maps (the others
+    carry no encoder; every member needs ``encode`` and the same test-time views)."""
 
     def __init__(
         self,
@@ -39,6 +43,7 @@ class Ensemble(nn.Module):
         combine: str = "mean",
         flip_test: bool | None = None,
         mask_member: int | None = None,
+        shared_encoder: bool = False,
     ) -> None:
         super().__init__()
         from inharmony.models.registry import create_model
@@ -67,6 +72,16 @@ class Ensemble(nn.Module):
             missing = [i for i, m in enumerate(built) if not hasattr(m, "verdict_head")]
             if missing:
                 raise ValueError(f"ensemble mask_member: every member needs a verdict head; {missing} have none")
+        if shared_encoder:
+            lacking = [i for i, m in enumerate(built) if not hasattr(m, "encode")]
+            if lacking:
+                raise ValueError(f"ensemble shared_encoder: members {lacking} cannot take an encoder's maps")
+            views = {(m.flip_test, m.shift_test) for m in built}
+            if len(views) > 1:
+                raise ValueError(f"ensemble shared_encoder: the members' test-time views differ {sorted(views)}")
+            for member in built[1:]:
+                del member.encoder  # the first member's runs for all
+        self.shared_encoder = bool(shared_encoder)
         self.mask_member = None if mask_member is None else int(mask_member)
         self.combine = combine
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
@@ -83,7 +98,11 @@ class Ensemble(nn.Module):
         return safe_logit(torch.stack(probs).amax(dim=0) if self.combine == "max" else self._mean(probs))
 
     def forward(self, x: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        outs = [member(x) for member in self.members]
+        if self.shared_encoder:
+            encoded = self.members[0].encode(x)
+            outs = [member(x, encoded) for member in self.members]
+        else:
+            outs = [member(x) for member in self.members]
         if self.mask_member is not None:  # one member says where, all of them whether
             own = outs[self.mask_member]
             verdict = self._merge([o["verdict"] for o in outs])

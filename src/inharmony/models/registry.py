@@ -225,10 +225,10 @@ def _register_ensemble() -> None:
     register_model(
         "ensemble",
         Ensemble,
-        {"members": [], "weights": None, "combine": "mean", "mask_member": None},
+        {"members": [], "weights": None, "combine": "mean", "mask_member": None, "shared_encoder": False},
         "several trained models answering as one: their pixel probabilities combined (mean, log-odds mean or max), "
-        "or one member's mask gated by all their verdicts (mask_member); made from model files by ship_model.py "
-        "--ensemble",
+        "or one member's mask gated by all their verdicts (mask_member); fine-tunes of one frozen encoder run it "
+        "once (shared_encoder); made from model files by ship_model.py --ensemble",
         composed=True,
     )
 
