@@ -27,7 +27,14 @@ import argparse
 import json
 from pathlib import Path
 
-from inharmony.checkpoint import average_models, ensemble_models, interpolate_models, load_model, save_model
+from inharmony.checkpoint import (
+    CheckpointError,
+    average_models,
+    ensemble_models,
+    interpolate_models,
+    load_model,
+    save_model,
+)
 
 
 def main() -> None:
@@ -175,4 +182,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CheckpointError as error:  # files that do not fit together: say which, without a traceback
+        raise SystemExit(f"ship_model.py: {error}") from None

@@ -183,6 +183,10 @@ def test_fine_tunes_of_one_frozen_encoder_run_it_once(members, image, tmp_path):
     script = [sys.executable, str(ROOT / "scripts" / "ship_model.py"), "--run", str(tmp_path), "--model", str(files[0])]
     run = subprocess.run([*script, "--shared-encoder", "--out", str(tmp_path / "x.safetensors")], capture_output=True)
     assert run.returncode == 2 and b"--shared-encoder" in run.stderr
+    apart_files = [*script[:-1], str(other), "--ensemble", str(files[0]), "--shared-encoder"]
+    run = subprocess.run([*apart_files, "--out", str(tmp_path / "x.safetensors")], capture_output=True, text=True)
+    assert run.returncode == 1 and "differs" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_ensembles_refuse_what_they_cannot_combine(members, tmp_path):
