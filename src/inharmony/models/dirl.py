@@ -181,10 +181,14 @@ class DIRL(nn.Module):
         shifts = [0, self.shift_test] if self.shift_test else [0]
         return [(s, mirrored) for s in shifts for mirrored in ((False, True) if self.flip_test else (False,))]
 
+    def view_batch(self, x: Tensor) -> Tensor:
+        """Every view of :meth:`test_views` of ``x``, in that order, as one batch."""
+        return torch.cat([_view(x, s, m) for s, m in self.test_views()], dim=0)
+
     def encode(self, x: Tensor) -> list[Tensor]:
         """The encoder's five maps of the batch :meth:`forward` runs for ``x`` (every test-time view when
         viewing), colour mapping included: what ``forward(x, encoded)`` takes."""
-        batch = torch.cat([_view(x, s, m) for s, m in self.test_views()], dim=0) if self.viewing() else x
+        batch = self.view_batch(x) if self.viewing() else x
         if hasattr(self, "colour_mapper"):
             batch = self.colour_mapper(batch)
         return list(self.encoder(batch))
@@ -194,7 +198,7 @@ class DIRL(nn.Module):
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
         again."""
         views = self.test_views()
-        out = self.forward_once(torch.cat([_view(x, s, m) for s, m in views], dim=0), encoded)
+        out = self.forward_once(self.view_batch(x), encoded)
 
         def average(t: Tensor) -> Tensor:
             parts = t.reshape(len(views), -1, *t.shape[1:])
