@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
         # decay toward the start rather than toward zero (decoupled L2-SP): after each step every weight that
         # model.init gave moves lr × anchor_decay of its way back to its starting value; 0: off
         "anchor_decay": 0.0,
+        # keep the learning encoder's maps near those of the encoder model.init gave, on the same input (function
+        # space, engine/feature_anchor.py): this weight × their mean relative squared difference joins the loss; 0: off
+        "feature_anchor": 0.0,
         "milestones": [30, 40, 50, 55],
         "gamma": 0.5,
         "val_every": 3,

@@ -11,7 +11,8 @@ the last ~1/(1 − decay) steps is a steadier model to evaluate and ship.
 
 With ``train.anchor_decay`` every weight that ``model.init`` gave is pulled back toward its starting value after
 each step (``w ← w + lr · anchor_decay · (w₀ − w)``, weight decay toward the start as in L2-SP, decoupled from Adam
-as in AdamW): a fine-tune that stays near a model known to work, instead of averaging with it afterwards.
+as in AdamW): a fine-tune that stays near a model known to work, instead of averaging with it afterwards. With
+``train.feature_anchor`` a learning encoder is held near what its start computes instead (engine/feature_anchor.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from inharmony.checkpoint import graft_weights, save_model
 from inharmony.engine import distributed
 from inharmony.engine.data import build_datasets
 from inharmony.engine.evaluate import evaluate
+from inharmony.engine.feature_anchor import FeatureAnchor
 from inharmony.engine.state_files import load_state_files, save_state_files
 from inharmony.fileio import write_text_atomic
 from inharmony.inference.predictor import resolve_model_path
@@ -193,6 +195,7 @@ class Trainer:
         self.ema = (
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay else None
         )
+        self.feature_anchor = self.anchor_features(t["feature_anchor"], cfg["model"]["init"])
         self.net: nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -291,6 +294,10 @@ class Trainer:
         # synthetic pairs name which composite and twin show the same content (loss.dense_pair)
         extra = {"content": batch["content"]} if "content" in batch else {}
         losses = self.criterion(out, m, **extra)
+        if self.feature_anchor is not None:  # the maps the forward pass just made, against the start's
+            anchor = self.feature_anchor.loss()
+            losses["loss"] = losses["loss"] + anchor
+            losses["feature_anchor"] = anchor.detach()
         weight = self.cfg["loss"]["region_verdict"]
         if weight:  # the verdict head asked about the true region (checked in __init__: a model with the head)
             if "content" not in batch:
@@ -339,6 +346,19 @@ class Trainer:
         if rate >= 1:
             raise ValueError(f"train.anchor_decay: lr × anchor_decay must be below 1 (a fraction per step), got {rate}")
         return {p: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad and k not in fresh}
+
+    def anchor_features(self, weight: float, init: str | None) -> FeatureAnchor | None:
+        """``train.feature_anchor``: a frozen copy of the encoder as model.init gave it (made after the average,
+        so that the copy the average keeps carries no hook), or None when off."""
+        if not weight:
+            return None
+        if weight < 0 or not init or self.freeze_encoder:
+            raise ValueError(
+                f"train.feature_anchor must be ≥ 0 and needs model.init (the encoder to stay near) and a learning "
+                f"encoder (train.encoder_lr_mult > 0), got {weight} with model.init {init!r} and encoder_lr_mult "
+                f"{self.cfg['train']['encoder_lr_mult']}"
+            )
+        return FeatureAnchor(self.model, weight).to(self.device)
 
     @torch.no_grad()
     def pull_to_anchor(self) -> None:
