@@ -1,5 +1,10 @@
 """train.feature_anchor: a learning encoder kept near the maps its start computes on the same input."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +14,7 @@ from inharmony.engine.feature_anchor import FeatureAnchor
 from inharmony.models import create_model
 
 MODEL = "dirl_mobilenetv2_verdict"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -97,3 +103,27 @@ def test_bad_feature_anchor_settings_name_the_key(tmp_path, start, overrides, wo
 def test_a_feature_anchor_needs_a_start(tmp_path):
     with pytest.raises(ValueError, match="needs model.init"):
         synthetic_trainer(tmp_path, MODEL, "train.feature_anchor=1", "train.encoder_lr_mult=1")
+
+
+def test_the_feature_distance_script_measures_each_map(tmp_path, start):
+    from fakes import make_photos
+
+    photos = make_photos(tmp_path / "photos", n=3, noise=4.0)
+    torch.manual_seed(5)
+    moved = create_model(MODEL).eval()
+    moved.load_state_dict(read_model_file(start)[1])
+    with torch.no_grad():
+        next(moved.encoder.parameters()).add_(0.2)
+    moved_file = save_model(moved, tmp_path / "moved.safetensors")
+    out = tmp_path / "d.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "feature_distance.py"), str(start), str(start), str(moved_file)]
+        + ["--photos", str(photos), "--n", "3", "--size", "64", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "| map 1 |" in done.stdout
+    rows = json.loads(out.read_text())["distances"]
+    assert rows[str(start)] == pytest.approx([0.0] * 5, abs=1e-9)  # the start against itself
+    assert len(rows[str(moved_file)]) == 5 and min(rows[str(moved_file)]) > 0  # a moved first layer reaches every map

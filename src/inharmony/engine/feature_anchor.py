@@ -29,14 +29,14 @@ class FeatureAnchor:
         self.start = copy.deepcopy(encoder).eval().requires_grad_(False)
         self._pairs = list(zip(encoder.modules(), self.start.modules()))
         self._seen: tuple[Tensor, list[Tensor]] | None = None
-        self._hook = encoder.register_forward_hook(self._keep)
+        encoder.register_forward_hook(self._keep)
 
     def _keep(self, module: nn.Module, inputs: tuple, output) -> None:
         self._seen = (inputs[0], list(output))
 
-    def loss(self) -> Tensor:
-        """``weight`` × the relative squared difference of the last forward's maps from the start's maps of the
-        same input (``RuntimeError`` when the encoder has not run since the last call)."""
+    def distances(self) -> Tensor:
+        """Each of the last forward's maps against the start's maps of the same input: their mean squared difference
+        relative to the start map's mean square (``RuntimeError`` when the encoder has not run since the last call)."""
         if self._seen is None:
             raise RuntimeError("train.feature_anchor: the encoder has not run since the last anchor loss")
         x, maps = self._seen
@@ -45,12 +45,12 @@ class FeatureAnchor:
             start.training = learning.training
         with torch.no_grad():
             ref = [r.float() for r in self.start(x.detach())]
-        terms = [(m.float() - r).pow(2).mean() / r.pow(2).mean().clamp_min(1e-8) for m, r in zip(maps, ref)]
-        return self.weight * torch.stack(terms).mean()
+        return torch.stack([(m.float() - r).pow(2).mean() / r.pow(2).mean().clamp_min(1e-8) for m, r in zip(maps, ref)])
+
+    def loss(self) -> Tensor:
+        """``weight`` × the mean of :meth:`distances`: what joins the training loss."""
+        return self.weight * self.distances().mean()
 
     def to(self, device: torch.device | str) -> FeatureAnchor:
         self.start.to(device)
         return self
-
-    def remove(self) -> None:
-        self._hook.remove()
