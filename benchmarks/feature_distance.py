@@ -19,17 +19,20 @@ import torch
 from PIL import Image
 
 from inharmony.checkpoint import load_model
-from inharmony.data.transforms import normalize
+from inharmony.data.synth.generator import list_photos
+from inharmony.data.transforms import normalize, to_tensor
 from inharmony.engine.feature_anchor import FeatureAnchor
 from inharmony.fileio import write_text_atomic
+from inharmony.imageio import read_image
 
 
 def photo_batch(folder: str | Path, n: int, size: int) -> torch.Tensor:
-    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:n]
-    if not paths:
-        raise SystemExit(f"{folder}: no .jpg/.png photo")
-    images = [np.array(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR)) for p in paths]
-    return torch.stack([normalize(torch.from_numpy(a).permute(2, 0, 1).float() / 255.0) for a in images])
+    try:
+        paths = list_photos(folder)[:n]
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+    images = [np.asarray(read_image(p).resize((size, size), Image.BILINEAR)) for p in paths]
+    return torch.stack([normalize(to_tensor(a)) for a in images])
 
 
 @torch.inference_mode()

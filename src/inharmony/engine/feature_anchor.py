@@ -50,7 +50,3 @@ class FeatureAnchor:
     def loss(self) -> Tensor:
         """``weight`` × the mean of :meth:`distances`: what joins the training loss."""
         return self.weight * self.distances().mean()
-
-    def to(self, device: torch.device | str) -> FeatureAnchor:
-        self.start.to(device)
-        return self

@@ -358,7 +358,7 @@ class Trainer:
                 f"encoder (train.encoder_lr_mult > 0), got {weight} with model.init {init!r} and encoder_lr_mult "
                 f"{self.cfg['train']['encoder_lr_mult']}"
             )
-        return FeatureAnchor(self.model, weight).to(self.device)
+        return FeatureAnchor(self.model, weight)  # the copy is made on the model's device
 
     @torch.no_grad()
     def pull_to_anchor(self) -> None:
