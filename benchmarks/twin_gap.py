@@ -26,19 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from inharmony.checkpoint import load_model
 from inharmony.data.transforms import normalize, to_tensor
+from inharmony.imageio import read_square
 from inharmony.inference.predictor import resolve_model_path
 from inharmony.verdict import image_score
 
 BUCKETS = ((0, 10), (10, 20), (20, 30), (30, 1000))
-
-
-def load(path: Path, size: int, mask: bool = False) -> np.ndarray:
-    image = Image.open(path).convert("L" if mask else "RGB")
-    return np.asarray(image.resize((size, size), Image.NEAREST if mask else Image.BILINEAR))
 
 
 def outputs(model: torch.nn.Module, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -55,11 +50,11 @@ def measure(model: torch.nn.Module, rows: list[dict], root: Path, size: int) -> 
     """The three figures, overall and per ΔE bucket, of ``model`` (at ``size``²) on the pairs ``rows``."""
     pixel, gap, verdict, delta_e = [], [], [], []
     for row in rows:
-        region = load(root / row["mask"], size, mask=True) > 127
+        region = read_square(root / row["mask"], size, mask=True)
         if not region.any():
             continue
-        comp, v_comp = outputs(model, load(root / row["composite"], size))
-        twin, v_twin = outputs(model, load(root / row["real"], size))
+        comp, v_comp = outputs(model, read_square(root / row["composite"], size))
+        twin, v_twin = outputs(model, read_square(root / row["real"], size))
         diff = comp[region] - twin[region]
         pixel.append(float((diff > 0).mean() + 0.5 * (diff == 0).mean()))
         gap.append(float(diff.mean()))

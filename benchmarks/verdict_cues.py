@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -40,6 +39,7 @@ from torch import Tensor
 
 from inharmony.checkpoint import load_model
 from inharmony.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
+from inharmony.imageio import read_square
 from inharmony.inference.predictor import resolve_model_path
 from inharmony.layers.colour import _OPPONENT
 
@@ -106,11 +106,6 @@ def photo_groups(rows: list[dict]) -> list[int]:
     return [ids.setdefault(row.get("photo") or f"row {i}", len(ids)) for i, row in enumerate(rows)]
 
 
-def load(path: Path, size: int, mask: bool = False) -> np.ndarray:
-    image = Image.open(path).convert("L" if mask else "RGB")
-    return np.asarray(image.resize((size, size), Image.NEAREST if mask else Image.BILINEAR))
-
-
 def scores_cv(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, kind: str) -> np.ndarray:
     """Each sample's score from a classifier that never saw its photo (cross-validated, folds grouped)."""
     if kind == "linear":
@@ -151,9 +146,9 @@ def main() -> None:
     group = photo_groups(rows)
     with torch.no_grad():
         for i, row in enumerate(rows):
-            truth = torch.from_numpy(load(root / row["mask"], size, mask=True) > 127).float()[None, None]
+            truth = torch.from_numpy(read_square(root / row["mask"], size, mask=True)).float()[None, None]
             for path, label in ((row["composite"], 1), (row["real"], 0)):
-                x = normalize(to_tensor(load(root / path, size)))[None]
+                x = normalize(to_tensor(read_square(root / path, size)))[None]
                 out = model(x)
                 candidate = torch.sigmoid(out["mask_logits"])
                 found["candidate"].append(colour_cues(x, candidate)[0].numpy())

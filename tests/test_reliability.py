@@ -18,7 +18,7 @@ from PIL import Image
 from fakes import make_photos, tiny_model_file
 from inharmony.checkpoint import save_model
 from inharmony.cli.main import main
-from inharmony.imageio import ImageReadError, read_image
+from inharmony.imageio import ImageReadError, read_image, read_square
 from inharmony.inference import Predictor
 from inharmony.models import create_model
 
@@ -214,3 +214,18 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode)
     assert mode == stat.S_IMODE(os.stat(tmp_path / "b.json").st_mode)  # not mkstemp's 0600
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_read_square_resizes_images_and_binarises_masks_of_either_scale(tmp_path):
+    image = np.zeros((30, 40, 3), np.uint8)
+    image[:, 20:] = (200, 100, 50)
+    Image.fromarray(image).save(tmp_path / "image.png")
+    square = read_square(tmp_path / "image.png", 16)
+    assert square.shape == (16, 16, 3) and square.dtype == np.uint8
+    assert (square[:, -1] == (200, 100, 50)).all() and (square[:, 0] == 0).all()
+    for name, on in (("mask255.png", 255), ("mask01.png", 1)):  # {0, 255} and {0, 1} masks read alike
+        mask = np.zeros((30, 40), np.uint8)
+        mask[:15] = on
+        Image.fromarray(mask).save(tmp_path / name)
+        region = read_square(tmp_path / name, 16, mask=True)
+        assert region.dtype == bool and region[:7].all() and not region[9:].any()

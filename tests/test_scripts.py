@@ -301,3 +301,63 @@ def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_pat
     assert "held-out photos flagged" in (out / "seen.md").read_text()
     subprocess.run(cmd, cwd=ROOT, env={**env, "SEEN": "0"}, capture_output=True, text=True, check=True)
     assert not any(c.startswith("predict") for c in log.read_text().splitlines()[4 + len(calls) :])
+
+
+def test_encoder_probe_pools_per_stage_and_scores_each_encoder(tmp_path):
+    import importlib.util
+
+    import pytest
+    import torch
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("encoder_probe", ROOT / "benchmarks" / "encoder_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    maps = [torch.zeros(1, 2, 16, 16)]
+    maps[0][:, 0, 4:10, 4:10] = 1.0  # channel 0 differs inside the region only
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., 8:20, 8:20] = 1.0
+    pooled = probe.pooled(maps, region)[0]  # [inside(2), outside(2), in − out(2), in − ring(2)]
+    assert pooled.shape == (8,)
+    assert np.allclose(pooled[[0, 2, 4, 6]], [1.0, 0.0, 1.0, 1.0], atol=1e-5)
+    assert np.allclose(pooled[[1, 3, 5, 7]], 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="ARCH=WEIGHTS"):
+        probe.build_encoder("mobilenetv2")
+    with pytest.raises(ValueError, match="unknown ARCH"):
+        probe.build_encoder("vgg=random")
+    bad = tmp_path / "bad.pth"
+    torch.save({"w": torch.zeros(3)}, bad)
+    with pytest.raises(ValueError, match="do not line up"):
+        probe.build_encoder(f"efficientnet_lite0={bad}")
+
+    root = tmp_path / "ds"  # 40 in-place pairs of 20 photos (a brightened square) and a pasted pair it skips
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    rows = ["composite,real,mask,photo,split,kind"]
+    for i in range(41):
+        real = rng.integers(0, 200, (48, 48, 3), dtype=np.uint8)
+        mask = np.zeros((48, 48), np.uint8)
+        mask[10:30, 12:34] = 255
+        comp = real.copy()
+        comp[mask > 0] += 40
+        for name, image in ((f"c{i}.png", comp), (f"r{i}.png", real), (f"m{i}.png", mask)):
+            Image.fromarray(image).save(root / name)
+        rows.append(f"c{i}.png,r{i}.png,m{i}.png,photo{i // 2},test,{'paste' if i == 40 else 'transfer'}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "probe.json"
+    cmd = [sys.executable, "benchmarks/encoder_probe.py", "--data", str(root), "--split", "all", "--out", str(out)]
+    cmd += ["--encoder", "mobilenetv2=random", "--encoder", "efficientnet_lite0=random", "--size", "64"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["pairs"] == 40
+    assert [(p["encoder"], p["size"]) for p in result["probes"]] == [
+        ("mobilenetv2=random", 64),
+        ("efficientnet_lite0=random", 64),
+    ]
+    for figures in result["probes"]:
+        assert {f"stage {s}" for s in range(1, 6)} | {"all stages"} <= set(figures)
+        assert all(0.0 <= figures[k] <= 1.0 for k in figures if k.startswith(("stage", "all")))
+    assert result["probes"][0]["stage 1"] > 0.8  # a brightened region is plain in the first maps, even random ones
+    done = subprocess.run([*cmd[:3], str(tmp_path / "none"), *cmd[4:]], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and "manifest.csv not found" in done.stderr

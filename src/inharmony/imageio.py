@@ -112,3 +112,12 @@ def read_mask(source: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
     if img.mode == "1" or arr.max() == 1.0:  # masks stored as {0, 1} rather than {0, 255}
         return arr
     return arr / 255.0
+
+
+def read_square(source: str | Path, size: int, mask: bool = False) -> np.ndarray:
+    """An image resized to ``size``×``size`` as H×W×3 uint8 (bilinear), or with ``mask`` a mask as H×W bool
+    (nearest, above one half): the fixed-size view in which the analysis scripts compare twins under a mask."""
+    if mask:
+        levels = Image.fromarray(np.rint(read_mask(source) * 255.0).astype(np.uint8))
+        return np.asarray(levels.resize((size, size), Image.NEAREST)) > 127
+    return np.asarray(read_image(source).resize((size, size), Image.BILINEAR))
