@@ -11,6 +11,31 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _benchmark(name: str):
+    """``benchmarks/NAME.py`` imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assert_pools_one_channel_square(pool) -> None:
+    """``pool(maps, region)`` → [inside(2), outside(2), in − out(2), in − ring(2)] for two 16² maps whose channel 0
+    is 1 inside a square only, under the 32² region that square covers."""
+    import torch
+
+    maps = [torch.zeros(1, 2, 16, 16)]
+    maps[0][:, 0, 4:10, 4:10] = 1.0
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., 8:20, 8:20] = 1.0
+    pooled = np.asarray(pool(maps, region))
+    assert pooled.shape == (8,)
+    assert np.allclose(pooled[[0, 2, 4, 6]], [1.0, 0.0, 1.0, 1.0], atol=1e-5)
+    assert np.allclose(pooled[[1, 3, 5, 7]], 0.0, atol=1e-6)
+
+
 def test_arms_script_trains_each_arm_with_its_settings_then_evaluates_all(tmp_path):
     log = tmp_path / "calls.txt"
     fake = tmp_path / "inharmony"  # records its arguments; "train" leaves a best model where arms.sh looks
@@ -189,24 +214,11 @@ def test_score_parts_measures_each_part_of_the_image_score(tmp_path):
 
 
 def test_verdict_cues_pools_deep_features_and_scores_every_region(tmp_path):
-    import importlib.util
-
-    import torch
-
     from fakes import make_photos, tiny_model_file
     from inharmony.cli.main import main
 
-    spec = importlib.util.spec_from_file_location("verdict_cues", ROOT / "benchmarks" / "verdict_cues.py")
-    cues = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cues)
-    maps = [torch.zeros(1, 2, 16, 16)]
-    maps[0][:, 0, 4:10, 4:10] = 1.0  # channel 0 differs inside the region only
-    region = torch.zeros(1, 1, 32, 32)
-    region[..., 8:20, 8:20] = 1.0
-    pooled = cues.deep_cues(maps, region, ring=3)[0]  # [inside(2), outside(2), in − out(2), in − ring(2)]
-    assert pooled.shape == (8,)
-    assert torch.allclose(pooled[[0, 2, 4, 6]], torch.tensor([1.0, 0.0, 1.0, 1.0]), atol=1e-5)
-    assert torch.allclose(pooled[[1, 3, 5, 7]], torch.zeros(4), atol=1e-6)
+    cues = _benchmark("verdict_cues")
+    _assert_pools_one_channel_square(lambda maps, region: cues.deep_cues(maps, region, ring=3)[0].numpy())
     rows = [{"photo": "a.jpg"}, {"photo": "b.jpg"}, {"photo": "a.jpg"}, {}, {}]
     assert cues.photo_groups(rows) == [0, 1, 0, 2, 3]  # a photo's pairs in one fold, rows without a photo alone
 
@@ -304,23 +316,12 @@ def test_candidate_script_calibrates_measures_and_pairs_with_the_default(tmp_pat
 
 
 def test_encoder_probe_pools_per_stage_and_scores_each_encoder(tmp_path):
-    import importlib.util
-
     import pytest
     import torch
     from PIL import Image
 
-    spec = importlib.util.spec_from_file_location("encoder_probe", ROOT / "benchmarks" / "encoder_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    maps = [torch.zeros(1, 2, 16, 16)]
-    maps[0][:, 0, 4:10, 4:10] = 1.0  # channel 0 differs inside the region only
-    region = torch.zeros(1, 1, 32, 32)
-    region[..., 8:20, 8:20] = 1.0
-    pooled = probe.pooled(maps, region)[0]  # [inside(2), outside(2), in − out(2), in − ring(2)]
-    assert pooled.shape == (8,)
-    assert np.allclose(pooled[[0, 2, 4, 6]], [1.0, 0.0, 1.0, 1.0], atol=1e-5)
-    assert np.allclose(pooled[[1, 3, 5, 7]], 0.0, atol=1e-6)
+    probe = _benchmark("encoder_probe")
+    _assert_pools_one_channel_square(lambda maps, region: probe.pooled(maps, region)[0])
     with pytest.raises(ValueError, match="ARCH=WEIGHTS"):
         probe.build_encoder("mobilenetv2")
     with pytest.raises(ValueError, match="unknown ARCH"):
