@@ -23,19 +23,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold, cross_val_predict
 from torch import Tensor, nn
 
 from inharmony.data.transforms import normalize, to_tensor
 from inharmony.imageio import read_square
 from inharmony.models.encoders import MobileNetV2Encoder, load_state_dict_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from verdict_cues import photo_groups, scores_cv  # noqa: E402  (session 11's grouped folds and classifier)
 
 RING = 9  # the ring's width at the pooled map's own resolution (odd), as benchmarks/verdict_cues.py
 
@@ -100,17 +102,12 @@ def pooled(maps: list[Tensor], region: Tensor) -> list[np.ndarray]:
 
 def cv_auroc(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
     """AUROC of scores from boosted trees that never saw the sample's photo (grouped folds)."""
-    folds = min(5, len(set(groups.tolist())))
-    if folds < 2:
-        raise SystemExit("encoder_probe: the pairs come from fewer than 2 photos; cross-validation needs more")
-    clf = HistGradientBoostingClassifier(max_iter=200, random_state=0)
-    scores = cross_val_predict(clf, features, labels, groups=groups, cv=GroupKFold(folds), method="predict_proba")
-    return round(float(roc_auc_score(labels, scores[:, 1])), 3)
+    return round(float(roc_auc_score(labels, scores_cv(features, labels, groups, "boosted"))), 3)
 
 
 def probe(encoder: nn.Module, rows: list[dict], root: Path, size: int) -> dict[str, float]:
     """Per-stage and all-stage AUROC of composites against their twins for one encoder at one size."""
-    ids: dict = {}
+    group = photo_groups(rows)
     stages: list[list[np.ndarray]] = []
     labels, groups = [], []
     with torch.no_grad():
@@ -119,7 +116,7 @@ def probe(encoder: nn.Module, rows: list[dict], root: Path, size: int) -> dict[s
             for path, label in ((row["composite"], 1), (row["real"], 0)):
                 stages.append(pooled(encoder(normalize(to_tensor(read_square(root / path, size)))[None]), truth))
                 labels.append(label)
-                groups.append(ids.setdefault(row.get("photo") or f"row {i}", len(ids)))
+                groups.append(group[i])
     labels, groups = np.array(labels), np.array(groups)
     result = {f"stage {s + 1}": cv_auroc(np.array([f[s] for f in stages]), labels, groups) for s in range(5)}
     result["all stages"] = cv_auroc(np.array([np.concatenate(f) for f in stages]), labels, groups)
