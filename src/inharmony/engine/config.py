@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
         # synthetic training: inharmony predict's summary.csv on the photos; with authentic_share above one half,
         # the other photos' twins are drawn half uniformly, half by that model's score (its false alarms more often)
         "hard_authentic": None,
+        # synthetic training: the other photo of a pair (transfer reference, paste donor) is one of this many
+        # photos nearest in appearance ('inharmony data embed' writes photo_embeddings); 0: any photo
+        "scene_neighbours": 0,
+        "photo_embeddings": None,
     },
     "train": {
         "epochs": 60,

@@ -62,6 +62,8 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             crop_scale=tuple(data["crop_scale"]),
             objects=data["objects"],
             hard_authentic=data["hard_authentic"],
+            scene_neighbours=int(data["scene_neighbours"]),
+            photo_embeddings=data["photo_embeddings"],
         )
     if data["kind"] == "synthetic_v1":
         from inharmony.data.synth import SyntheticDataset

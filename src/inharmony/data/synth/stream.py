@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, region_pixels
 from inharmony.data.synth.look import random_look
+from inharmony.data.synth.neighbours import scene_neighbours
 from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_segments
 from inharmony.data.transforms import normalize, to_tensor
 from inharmony.fileio import atomic_path, save_image, write_text_atomic
@@ -100,6 +101,8 @@ class SyntheticPairs(Dataset):
     ``authentic_weights`` (one per photo, or None: uniform): how the other photos' twins that replace composites
     when ``authentic_share`` is above one half are drawn (hard authentic photos, :func:`hard_authentic_weights`);
     composites and their own twins keep the uniform draw.
+    ``neighbours`` (one row of photo indices per photo, or None: uniform): the other photo of a pair (the transfer
+    reference and the pasted object's donor) is drawn from its row (:mod:`inharmony.data.synth.neighbours`).
     """
 
     group_size = 2
@@ -119,6 +122,7 @@ class SyntheticPairs(Dataset):
         photo_jitter: float = 0.0,
         authentic_weights: np.ndarray | None = None,
         crop_scale: tuple[float, float] = CROP_SCALE,
+        neighbours: np.ndarray | None = None,
     ) -> None:
         if not photos:
             raise ValueError("SyntheticPairs needs at least one photo")
@@ -129,6 +133,13 @@ class SyntheticPairs(Dataset):
                 raise ValueError(f"authentic_weights: one weight >= 0 per photo ({len(photos)}), not all 0, expected")
             authentic_weights = authentic_weights / authentic_weights.sum()
         self.authentic_weights = authentic_weights
+        if neighbours is not None:
+            neighbours = np.asarray(neighbours)
+            if neighbours.ndim != 2 or len(neighbours) != len(photos) or neighbours.shape[1] < 1:
+                raise ValueError(f"neighbours: one row of >= 1 photo indices per photo ({len(photos)}) expected")
+            if neighbours.min() < 0 or neighbours.max() >= len(photos):
+                raise ValueError(f"neighbours: indices must lie in [0, {len(photos)})")
+        self.neighbours = neighbours
         if not 0 <= authentic_share <= 1:
             raise ValueError(f"authentic_share must be in [0, 1], got {authentic_share}")
         self.photos, self.length, self.size, self.train, self.seed = photos, length - length % 2, size, train, seed
@@ -171,7 +182,10 @@ class SyntheticPairs(Dataset):
                 j = int(rng.choice(len(self.photos), p=self.authentic_weights))
             else:
                 j = int(rng.integers(len(self.photos)))
-            k = int(rng.integers(len(self.photos)))
+            if self.neighbours is None:
+                k = int(rng.integers(len(self.photos)))
+            else:  # the reference / donor is a photo like this one (scene neighbours)
+                k = int(self.neighbours[j, rng.integers(self.neighbours.shape[1])])
             try:
                 photo, human, objects = self.cache[j]
                 image, maps = self.view(photo, human + objects, rng)
@@ -263,7 +277,12 @@ def build_synthetic(
     hard = kwargs.pop("hard_authentic", None)
     if hard:
         kwargs["authentic_weights"] = hard_authentic_weights(train, hard)
-    train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights", "crop_scale")
+    n_neighbours, embeddings = kwargs.pop("scene_neighbours", 0), kwargs.pop("photo_embeddings", None)
+    if n_neighbours:
+        if not embeddings:
+            raise ValueError("data.scene_neighbours needs data.photo_embeddings ('inharmony data embed')")
+        kwargs["neighbours"] = scene_neighbours(train, photos_dir, embeddings, n_neighbours)
+    train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights", "crop_scale", "neighbours")
     val_kwargs = {k: v for k, v in kwargs.items() if k not in train_only}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
         val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0)
@@ -306,19 +325,26 @@ def write_pairs(
     cfg: SynthConfig | None = None,
     progress=None,
     objects: str | Path | None = None,
+    scene_neighbours_n: int = 0,
+    photo_embeddings: str | Path | None = None,
 ) -> dict[str, int]:
     """Write ``n`` composites with their authentic twins (whole photos, long side ≤ ``max_side``) under
     ``out/<subset>/`` in the iHarmony4 layout (the twin is the pair's real image), with list files per split and
     ``out/manifest.csv`` (kind, method, region source, measured change). Pair ``i`` depends only on
-    ``(seed, i)``; half the pairs come from test photos, half from train photos, so both splits are covered."""
+    ``(seed, i)``; half the pairs come from test photos, half from train photos, so both splits are covered.
+    ``scene_neighbours_n`` with ``photo_embeddings``: the other photo of a pair is one of that many scene
+    neighbours within its split (:mod:`inharmony.data.synth.neighbours`)."""
     out = Path(out)
     photos, report = index_photos(photos_dir, test_fraction, objects=objects)
     by_split = {s: [p for p in photos if p.split == s] for s in ("train", "test")}
-    streams = {
-        s: SyntheticPairs(ps, 2, None, train=False, seed=seed, authentic_share=0.5, cfg=cfg, max_side=max_side)
-        for s, ps in by_split.items()
-        if ps
-    }
+    if scene_neighbours_n and not photo_embeddings:
+        raise ValueError("scene neighbours need a photo-embeddings file ('inharmony data embed')")
+
+    def rows_of(ps: list[Photo]) -> np.ndarray | None:
+        return scene_neighbours(ps, photos_dir, photo_embeddings, scene_neighbours_n) if scene_neighbours_n else None
+
+    kw = {"train": False, "seed": seed, "authentic_share": 0.5, "cfg": cfg, "max_side": max_side}
+    streams = {s: SyntheticPairs(ps, 2, None, neighbours=rows_of(ps), **kw) for s, ps in by_split.items() if ps}
     base, rows = out / subset, []
     lists: dict[str, list[str]] = {"train": [], "test": []}
     for i in range(n) if progress is None else progress(range(n)):
