@@ -23,12 +23,11 @@ import torch
 from PIL import Image
 
 from inharmony.data.synth.photos import Photo, index_photos
+from inharmony.data.transforms import normalize, to_tensor
 from inharmony.fileio import atomic_path
 from inharmony.imageio import ImageReadError, read_image
 
 log = logging.getLogger(__name__)
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def photo_key(path: Path, root: Path) -> str:
@@ -61,8 +60,7 @@ def embed_photos(photos_dir: str | Path, out: str | Path, weights: str | Path, s
             log.warning("embedding skipped: %s", exc)
             failed += 1
             continue
-        x = (np.asarray(image, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        vector = features(torch.from_numpy(x).permute(2, 0, 1)[None]).mean((2, 3))[0]
+        vector = features(normalize(to_tensor(np.asarray(image)))[None]).mean((2, 3))[0]
         rows.append(torch.nn.functional.normalize(vector, dim=0).numpy())
         keys.append(photo_key(photo.path, photos_dir))
     if not rows:
