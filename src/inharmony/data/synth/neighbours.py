@@ -72,11 +72,16 @@ def embed_photos(photos_dir: str | Path, out: str | Path, weights: str | Path, s
     return {"embedded": len(rows), "failed": failed}
 
 
-def scene_neighbours(photos: list[Photo], root: str | Path, embeddings: str | Path, n: int) -> np.ndarray:
+def scene_neighbours(photos: list[Photo], root: str | Path, embeddings: str | Path | None, n: int) -> np.ndarray:
     """``len(photos)`` × ``n`` indices into ``photos``: each photo's ``n`` nearest other photos by the cosine
     similarity of their rows in ``embeddings`` (``embed_photos``' file for the folder ``root``)."""
     if n < 1:
         raise ValueError(f"scene neighbours: n must be >= 1, got {n}")
+    if not embeddings:
+        raise ValueError(
+            "scene neighbours need a photo-embeddings file (data.photo_embeddings or --embeddings; 'inharmony data "
+            "embed' writes it)"
+        )
     if len(photos) < 2:
         raise ValueError("scene neighbours need at least two photos")
     try:

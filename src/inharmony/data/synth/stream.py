@@ -279,8 +279,6 @@ def build_synthetic(
         kwargs["authentic_weights"] = hard_authentic_weights(train, hard)
     n_neighbours, embeddings = kwargs.pop("scene_neighbours", 0), kwargs.pop("photo_embeddings", None)
     if n_neighbours:
-        if not embeddings:
-            raise ValueError("data.scene_neighbours needs data.photo_embeddings ('inharmony data embed')")
         kwargs["neighbours"] = scene_neighbours(train, photos_dir, embeddings, n_neighbours)
     train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights", "crop_scale", "neighbours")
     val_kwargs = {k: v for k, v in kwargs.items() if k not in train_only}
@@ -337,8 +335,6 @@ def write_pairs(
     out = Path(out)
     photos, report = index_photos(photos_dir, test_fraction, objects=objects)
     by_split = {s: [p for p in photos if p.split == s] for s in ("train", "test")}
-    if scene_neighbours_n and not photo_embeddings:
-        raise ValueError("scene neighbours need a photo-embeddings file ('inharmony data embed')")
 
     def rows_of(ps: list[Photo]) -> np.ndarray | None:
         return scene_neighbours(ps, photos_dir, photo_embeddings, scene_neighbours_n) if scene_neighbours_n else None
