@@ -515,3 +515,47 @@ def test_object_maps_default_to_the_kept_v1_model(tmp_path, monkeypatch):
     counts = write_object_maps(folder, tmp_path / "obj")
     assert counts["written"] == 2 and counts["failed"] == 0
     assert len(list((tmp_path / "obj").glob("*.png"))) == 2
+
+
+def test_object_regions_take_another_photos_object_as_reference(photo):
+    from inharmony.data.synth.composer import object_pixels
+
+    rng, photo = np.random.default_rng(0), photo[0]
+    h, w = photo.shape[:2]
+    labels = np.ones((h, w), np.uint8)
+    labels[h // 4 : h // 2, w // 4 : w // 2] = 2  # one object, 6 % of the image
+    other = np.zeros_like(photo)
+    other[..., 2] = 230  # blue everywhere ...
+    other[labels == 2] = (230, 20, 20)  # ... but its object is red
+    picked = object_pixels(other, [labels], rng)
+    assert picked is not None and np.allclose(picked.mean(0), [230 / 255, 20 / 255, 20 / 255])
+    assert object_pixels(other, [np.ones((h, w), np.uint8)], rng) is None  # background only: no object
+    assert object_pixels(other, [], rng) is None
+
+    blue = np.tile([[0.05, 0.05, 0.9]], (500, 1))
+    red = np.tile([[0.9, 0.05, 0.05]], (500, 1))
+    base = {"kinds": {"transfer": 1.0}, "object_share": 1.0, "shape_share": 0.0, "jpeg_quality": None}
+    for share, source, expected in ((1.0, "object", "object"), (0.0, "any", "any")):
+        cfg = SynthConfig(**base, object_reference=share)
+        pair = make_pair(photo, np.random.default_rng(5), [], blue, cfg, [labels], None, red)
+        assert pair.info["region_source"] == "object" and pair.info["reference"] == expected
+        moved = pair.composite[pair.mask > 0].astype(float).mean(0) - pair.twin[pair.mask > 0].astype(float).mean(0)
+        toward_red = moved[0] - moved[2] > 0
+        assert toward_red == (source == "object")
+    with pytest.raises(ValueError, match="object_reference"):
+        SynthConfig(object_reference=1.5)
+
+
+def test_stream_object_reference_comes_from_the_other_photos_objects(tmp_path):
+    folder = make_photos(tmp_path / "p", n=4, size=(96, 72))
+    labels = np.ones((72, 96), np.uint8)
+    labels[20:50, 30:70] = 2
+    (tmp_path / "obj").mkdir()
+    for p in sorted(folder.iterdir()):
+        Image.fromarray(labels).save(tmp_path / "obj" / f"{p.stem}.png")
+    photos, _ = index_photos(folder, test_fraction=0.0, objects=tmp_path / "obj")
+    cfg = SynthConfig(kinds={"transfer": 1.0}, object_share=1.0, shape_share=0.0, object_reference=1.0)
+    ds = SyntheticPairs(photos, 24, size=None, train=False, cfg=cfg)
+    kinds = [ds.pair(p)[0].info for p in range(12)]
+    transfers = [i for i in kinds if i["kind"] == "transfer"]
+    assert len(transfers) >= 6 and all(i["reference"] == "object" for i in transfers)

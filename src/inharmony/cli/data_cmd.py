@@ -76,6 +76,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of pasted objects then moved 20-80 %% toward the photo's colours (harmonised pastes), default 0",
     )
     p.add_argument(
+        "--object-reference",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of recoloured object regions (--objects) that take another photo's object's colours, default 0",
+    )
+    p.add_argument(
         "--neighbours",
         type=int,
         default=0,
@@ -204,6 +211,7 @@ def run_synth(args: argparse.Namespace) -> int:
                 kinds=with_paste(SynthConfig().kinds, args.paste),
                 outline_share=args.outline,
                 paste_harmonise=args.paste_harmonise,
+                object_reference=args.object_reference,
             ),
             objects=args.objects,
             progress=partial(progress, desc="composites"),

@@ -45,6 +45,7 @@ def build_datasets(cfg: dict) -> tuple[Dataset, Dataset]:
             outline_share=float(data["outline_share"]),
             min_gain=None if data["min_gain"] is None else float(data["min_gain"]),
             paste_harmonise=float(data["paste_harmonise"]),
+            object_reference=float(data["object_reference"]),
         )
         return build_synthetic(
             data["photos"],

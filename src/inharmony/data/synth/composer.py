@@ -38,7 +38,10 @@ class SynthConfig:
     distance of the mean Lab colours; up to ``tries`` draws, the one with the largest gain kept), or None;
     ``paste_harmonise``: share of pasted objects then moved part of the way (a share drawn in
     ``harmonise_amount``) toward the colours of the rest of the photo by one of the transfer methods, as a
-    harmonisation tool would leave a copy-paste composite (:func:`harmonise_pasted`)."""
+    harmonisation tool would leave a copy-paste composite (:func:`harmonise_pasted`); ``object_reference``:
+    share of object-map regions changed by the ``transfer`` kind that take their statistics from another photo's
+    object (``make_pair``'s ``object_reference``) rather than from any region of it: HCOCO transferred an object's
+    colours from an object of the same category, not from a wall or the sky."""
 
     kinds: dict[str, float] = field(default_factory=lambda: {"transfer": 0.5, "retouch": 0.3, "lighting": 0.2})
     area: tuple[float, float] = (0.01, 0.5)
@@ -54,6 +57,7 @@ class SynthConfig:
     min_gain: float | None = None
     paste_harmonise: float = 0.0
     harmonise_amount: tuple[float, float] = (0.2, 0.8)
+    object_reference: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(KINDS)
@@ -70,6 +74,8 @@ class SynthConfig:
             raise ValueError(f"paste_harmonise must be in [0, 1], got {self.paste_harmonise}")
         if not 0 <= self.harmonise_amount[0] <= self.harmonise_amount[1] <= 1:
             raise ValueError(f"harmonise_amount must satisfy 0 <= min <= max <= 1, got {self.harmonise_amount}")
+        if not 0 <= self.object_reference <= 1:
+            raise ValueError(f"object_reference must be in [0, 1], got {self.object_reference}")
 
 
 @dataclass
@@ -204,6 +210,7 @@ def make_pair(
     cfg: SynthConfig | None = None,
     objects: list[np.ndarray] | None = None,
     donor: Callable[[], tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] | None = None,
+    object_reference: np.ndarray | None = None,
 ) -> Pair:
     """Composite + authentic twin from an H×W×3 uint8 photo crop.
 
@@ -211,7 +218,8 @@ def make_pair(
     ``reference``: N×3 pixels in [0, 1] of another photo's region, needed by the ``transfer`` kind (without it a
     ``retouch`` is made instead); ``objects``: object maps of the crop, for photos without human maps;
     ``donor()``: another photo's crop of the same size with its human and object maps, for the ``paste`` kind
-    (without it a ``transfer`` is made instead).
+    (without it a ``transfer`` is made instead); ``object_reference``: N×3 pixels of another photo's object, the
+    reference instead of ``reference`` for ``cfg.object_reference`` of the object-map regions.
     """
     cfg = cfg or SynthConfig()
     img = image.astype(np.float64) / 255.0
@@ -226,6 +234,10 @@ def make_pair(
         if pair is not None:
             return pair
         kind = "transfer"  # no donor, or its object did not fit
+    reference_source = "any"
+    if kind == "transfer" and source == "object" and cfg.object_reference > 0 and object_reference is not None:
+        if len(object_reference) >= 16 and rng.random() < cfg.object_reference:
+            reference, reference_source = object_reference, "object"
     if kind == "transfer" and (reference is None or len(reference) < 16):
         kind = "retouch"
     ring = ring_around(region)
@@ -244,6 +256,7 @@ def make_pair(
         "kind": kind,
         "method": method,
         "region_source": source,
+        "reference": reference_source if kind == "transfer" else "",
         "area": round(float(region.mean()), 4),
         "delta_e": round(float(np.linalg.norm(lab_c - lab_r, axis=1).mean()), 2),
         **lab_shifts(lab_c, lab_r),
@@ -366,6 +379,11 @@ def harmonise_pasted(
     return out, {"harmonised": method, "harmonise_share": round(share, 3)}
 
 
+def _sample(pixels: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
+    pixels = pixels.reshape(-1, 3) / 255.0
+    return pixels[rng.choice(len(pixels), size=min(count, len(pixels)), replace=False)]
+
+
 def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, count: int = 4096) -> np.ndarray:
     """N×3 pixels in [0, 1] of a region of ``image`` (a human segment of ≥ 2 % where there are maps, else a
     random window): the colour statistics of "another photo's object" for the transfer kind."""
@@ -380,6 +398,20 @@ def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Gene
     if pixels is None:
         ch, cw = max(4, int(h * rng.uniform(0.2, 0.6))), max(4, int(w * rng.uniform(0.2, 0.6)))
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        pixels = image[top : top + ch, left : left + cw].reshape(-1, 3)
-    pixels = pixels.reshape(-1, 3) / 255.0
-    return pixels[rng.choice(len(pixels), size=min(count, len(pixels)), replace=False)]
+        pixels = image[top : top + ch, left : left + cw]
+    return _sample(pixels, rng, count)
+
+
+def object_pixels(
+    image: np.ndarray, objects: list[np.ndarray], rng: np.random.Generator, count: int = 4096
+) -> np.ndarray | None:
+    """N×3 pixels in [0, 1] of one object of ``image`` (a component ≥ 1 % of an object map: labels 2…, label 1 is
+    the background), or None where its maps mark no object: the same-kind reference of an object region."""
+    if not objects:
+        return None
+    labels = objects[int(rng.integers(len(objects)))]
+    ids, counts = np.unique(labels, return_counts=True)
+    big = ids[(ids >= 2) & (counts / labels.size >= 0.01)]
+    if not len(big):
+        return None
+    return _sample(image[labels == big[int(rng.integers(len(big)))]], rng, count)

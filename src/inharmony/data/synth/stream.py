@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, region_pixels
+from inharmony.data.synth.composer import Pair, SynthConfig, make_pair, object_pixels, region_pixels
 from inharmony.data.synth.look import random_look
 from inharmony.data.synth.neighbours import scene_neighbours
 from inharmony.data.synth.photos import Photo, index_photos, load_photo, load_segments
@@ -190,13 +190,17 @@ class SyntheticPairs(Dataset):
                 photo, human, objects = self.cache[j]
                 image, maps = self.view(photo, human + objects, rng)
                 maps, objects = maps[: len(human)], maps[len(human) :]
-                ref_image, ref_maps, _ = self.cache[k]
+                ref_image, ref_maps, ref_objects = self.cache[k]
             except ImageReadError as exc:  # a broken photo costs one draw, never the run
                 log.warning("photo skipped: %s", exc)
                 continue
             reference = region_pixels(ref_image, ref_maps, rng) if k != j else None
+            same_kind = None  # another photo's object, for object regions (only drawn when the recipe asks for it)
+            if k != j and self.cfg.object_reference > 0:
+                same_kind = object_pixels(ref_image, ref_objects, rng)
             donor = self.donor(k, image.shape[:2], rng) if k != j else None
-            result = (make_pair(image, rng, maps, reference, self.config_at(key[0]), objects, donor), j)
+            cfg = self.config_at(key[0])
+            result = (make_pair(image, rng, maps, reference, cfg, objects, donor, same_kind), j)
             self._last = (key, result)
             return result
         raise ImageReadError("no readable photo among the synthetic data's photos")
@@ -299,6 +303,7 @@ MANIFEST_FIELDS = [
     "kind",
     "method",
     "region_source",
+    "reference",
     "area",
     "delta_e",
     "delta_l",
