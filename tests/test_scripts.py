@@ -362,3 +362,36 @@ def test_encoder_probe_pools_per_stage_and_scores_each_encoder(tmp_path):
     assert result["probes"][0]["stage 1"] > 0.8  # a brightened region is plain in the first maps, even random ones
     done = subprocess.run([*cmd[:3], str(tmp_path / "none"), *cmd[4:]], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "manifest.csv not found" in done.stderr
+
+
+def test_judge_state_averages_splits_and_hands_the_model_to_candidate(tmp_path):
+    log = tmp_path / "calls.txt"
+    fake_python = tmp_path / "python"  # records ship_model's arguments and writes its --out
+    fake_python.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        'while [ $# -gt 0 ]; do case $1 in --out) touch "$2";; esac; shift; done\n'
+    )
+    fake_candidate = tmp_path / "candidate.sh"
+    fake_candidate.write_text(f'echo "candidate $* SEEN=$SEEN" >> {log}\n')
+    fake_python.chmod(0o755)
+    state, runs = tmp_path / "last.pt", tmp_path / "runs"
+    state.write_bytes(b"")
+    env = {**os.environ, "PYTHON": str(fake_python), "RUNS": str(runs), "CANDIDATE": str(fake_candidate)}
+    cmd = ["bash", "scripts/judge_state.sh", "R", "t1", str(state)]
+    done = subprocess.run(cmd, cwd=ROOT, env={**env, "OUT": str(tmp_path / "ev")}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 4 and all("ship_model.py --run R --flip-test" in c for c in calls[:3])
+    assert calls[0].endswith(f"--model {state} --out {runs}/t1.safetensors")
+    assert f"--model {runs}/t1.safetensors --start src/inharmony/weights/default.safetensors --alpha 0.5" in calls[1]
+    assert "--ensemble src/inharmony/weights/default.safetensors --weights 1 0 --mask-member 1" in calls[2]
+    assert "--shared-encoder" in calls[2] and calls[2].endswith(f"--out {runs}/split_t1.safetensors")
+    assert calls[3] == f"candidate {runs}/split_t1.safetensors {tmp_path}/ev SEEN=0"
+    # a learning encoder keeps its own (SHARED=0); the evaluation folder defaults to eval/split_TAG
+    subprocess.run(cmd, cwd=ROOT, env={**env, "SHARED": "0", "SEEN": "1"}, capture_output=True, check=True)
+    calls = log.read_text().splitlines()[4:]
+    assert "--shared-encoder" not in calls[2]
+    assert calls[3] == f"candidate {runs}/split_t1.safetensors eval/split_t1 SEEN=1"
+    missing = subprocess.run(cmd[:4] + [str(tmp_path / "none.pt")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "none.pt" in missing.stderr
