@@ -11,7 +11,7 @@ from fakes import make_photos as _make_photos
 from inharmony.data.synth import changes
 from inharmony.data.synth.composer import SynthConfig, make_pair, mean_delta_e
 from inharmony.data.synth.photos import index_photos, is_test_photo
-from inharmony.data.synth.stream import SyntheticPairs, view, write_pairs
+from inharmony.data.synth.stream import SyntheticPairs, build_synthetic, view, write_pairs
 from inharmony.engine.distributed import DistInfo
 from inharmony.engine.trainer import epoch_indices
 
@@ -559,3 +559,5 @@ def test_stream_object_reference_comes_from_the_other_photos_objects(tmp_path):
     kinds = [ds.pair(p)[0].info for p in range(12)]
     transfers = [i for i in kinds if i["kind"] == "transfer"]
     assert len(transfers) >= 6 and all(i["reference"] == "object" for i in transfers)
+    train, val = build_synthetic(folder, 8, 4, 48, 0, test_fraction=0.0, objects=tmp_path / "obj", cfg=cfg)
+    assert train.cfg.object_reference == 1.0 and val.cfg.object_reference == 0.0  # validation: comparable

@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "max_side": 512,  # synthetic: photos are decoded once at this long side
         "objects": None,  # synthetic: object maps ('inharmony data objects') for photos without segmentations
         "object_share": 0.5,  # synthetic: how often such a photo's region comes from its object map
-        # synthetic: how often such an object region, when recoloured by transfer, takes its statistics from another
+        # synthetic training: how often such an object region, recoloured by transfer, takes its statistics from another
         # photo's object (same kind of thing, as HCOCO's same-category transfer) instead of any region of it
         "object_reference": 0.0,
         "outline_share": 0.0,  # synthetic: how often a region is traced as an annotator's polygon (seams)

@@ -287,7 +287,7 @@ def build_synthetic(
     train_only = ("delta_e_start", "curriculum_epochs", "photo_jitter", "authentic_weights", "crop_scale", "neighbours")
     val_kwargs = {k: v for k, v in kwargs.items() if k not in train_only}
     if val_kwargs.get("cfg") is not None:  # validation keeps the unfiltered generator: comparable across recipes
-        val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0)
+        val_kwargs["cfg"] = replace(val_kwargs["cfg"], min_gain=None, paste_harmonise=0.0, object_reference=0.0)
     return (
         SyntheticPairs(train, train_length, size, train=True, seed=seed, **kwargs),
         SyntheticPairs(test, val_length, size, train=False, seed=seed + 1, **val_kwargs),
