@@ -379,6 +379,18 @@ def harmonise_pasted(
     return out, {"harmonised": method, "harmonise_share": round(share, 3)}
 
 
+def _segment_pixels(
+    image: np.ndarray, maps: list[np.ndarray], rng: np.random.Generator, min_share: float, min_label: int | None = None
+) -> np.ndarray | None:
+    """The pixels of one label (covering ≥ ``min_share`` of the map, ≥ ``min_label`` when given) of a random map of
+    ``maps``, or None where no label qualifies."""
+    labels = maps[int(rng.integers(len(maps)))]
+    ids, counts = np.unique(labels, return_counts=True)
+    keep = counts / labels.size >= min_share
+    big = ids[keep if min_label is None else keep & (ids >= min_label)]
+    return image[labels == big[int(rng.integers(len(big)))]] if len(big) else None
+
+
 def _sample(pixels: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
     pixels = pixels.reshape(-1, 3) / 255.0
     return pixels[rng.choice(len(pixels), size=min(count, len(pixels)), replace=False)]
@@ -388,13 +400,7 @@ def region_pixels(image: np.ndarray, maps: list[np.ndarray], rng: np.random.Gene
     """N×3 pixels in [0, 1] of a region of ``image`` (a human segment of ≥ 2 % where there are maps, else a
     random window): the colour statistics of "another photo's object" for the transfer kind."""
     h, w = image.shape[:2]
-    pixels = None
-    if maps:
-        labels = maps[int(rng.integers(len(maps)))]
-        ids, counts = np.unique(labels, return_counts=True)
-        big = ids[counts / labels.size >= 0.02]
-        if len(big):
-            pixels = image[labels == big[int(rng.integers(len(big)))]]
+    pixels = _segment_pixels(image, maps, rng, 0.02) if maps else None
     if pixels is None:
         ch, cw = max(4, int(h * rng.uniform(0.2, 0.6))), max(4, int(w * rng.uniform(0.2, 0.6)))
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
@@ -407,11 +413,5 @@ def object_pixels(
 ) -> np.ndarray | None:
     """N×3 pixels in [0, 1] of one object of ``image`` (a component ≥ 1 % of an object map: labels 2…, label 1 is
     the background), or None where its maps mark no object: the same-kind reference of an object region."""
-    if not objects:
-        return None
-    labels = objects[int(rng.integers(len(objects)))]
-    ids, counts = np.unique(labels, return_counts=True)
-    big = ids[(ids >= 2) & (counts / labels.size >= 0.01)]
-    if not len(big):
-        return None
-    return _sample(image[labels == big[int(rng.integers(len(big)))]], rng, count)
+    pixels = _segment_pixels(image, objects, rng, 0.01, min_label=2) if objects else None
+    return None if pixels is None else _sample(pixels, rng, count)
