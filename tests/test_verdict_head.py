@@ -391,3 +391,49 @@ def test_shift_test_averages_the_moved_views(model, tmp_path):
         create_model("dirl_mobilenetv2_verdict", shift_test=-1)
     with pytest.raises(ValueError, match="shift_test"):
         create_model("unet", shift_test=4)
+
+
+def test_scale_test_averages_a_second_scale(model, tmp_path):
+    """``scale_test`` (a factor, stored with the model): evaluation also runs every view of the image resized by
+    that factor (to a multiple of 32 pixels) and averages its answers resized back; the ONNX export keeps both
+    scales, and an ensemble whose members share one encoder refuses it."""
+    from torch.nn.functional import interpolate
+
+    from inharmony.checkpoint import load_model, save_model
+    from inharmony.export import OnnxModule, export_onnx
+    from inharmony.models.ensemble import Ensemble, member_spec
+
+    viewed = create_model("dirl_mobilenetv2_verdict", flip_test=True, scale_test=1.5)
+    viewed.load_state_dict(model.state_dict())
+    mirrored = create_model("dirl_mobilenetv2_verdict", flip_test=True)
+    mirrored.load_state_dict(model.state_dict())
+    model.eval(), viewed.eval(), mirrored.eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    x[:, :, :20, :32] += 1.0
+    big = interpolate(x, size=(96, 96), mode="bilinear", align_corners=False)  # 64 · 1.5 = 96, a multiple of 32
+
+    def back(t):
+        return interpolate(t, size=(64, 64), mode="bilinear", align_corners=False)
+
+    with torch.no_grad():
+        here, there, got = mirrored(x), mirrored(big), viewed(x)
+    want_mask = (here["mask_logits"] + back(there["mask_logits"])) / 2
+    want_verdict = (here["verdict"] + there["verdict"]) / 2
+    assert torch.allclose(got["mask_logits"], want_mask, atol=1e-5)
+    assert torch.allclose(got["verdict"], want_verdict, atol=1e-5)
+    assert torch.allclose(got["logits"], gated_logits(want_mask, want_verdict), atol=1e-4)
+    for i, att in enumerate(got["attention"]):
+        assert torch.allclose(att, (here["attention"][i] + back(there["attention"][i])) / 2, atol=1e-5)
+    assert (got["mask_logits"] - here["mask_logits"]).abs().max() > 1e-4  # the second scale counts
+    path = save_model(viewed, tmp_path / "scaled.safetensors", info={"size": 64})
+    assert load_model(path).scale_test == 1.5
+    onnx = OnnxModule(export_onnx(load_model(path), tmp_path / "scaled.onnx", size=64))(x)
+    assert (torch.sigmoid(onnx["logits"]) - torch.sigmoid(got["logits"])).abs().max() <= 1e-3
+    viewed.train()
+    with torch.no_grad():  # training sees one pass at the input's scale
+        assert torch.allclose(viewed(x)["mask_logits"], viewed.forward_once(x)["mask_logits"], atol=1e-6)
+    for bad in (1.0, -0.5, 8.0):
+        with pytest.raises(ValueError, match="scale_test"):
+            create_model("dirl_mobilenetv2_verdict", scale_test=bad)
+    with pytest.raises(ValueError, match="scale_test"):
+        Ensemble([member_spec(viewed), member_spec(viewed)], shared_encoder=True)

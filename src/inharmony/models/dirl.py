@@ -49,6 +49,7 @@ class DIRL(nn.Module):
         mapper: str = "none",
         flip_test: bool = False,
         shift_test: int = 0,
+        scale_test: float = 0.0,
         relative: bool = False,
         verdict_lowlevel: bool | str = False,
         shift_head: bool = False,
@@ -62,7 +63,11 @@ class DIRL(nn.Module):
         front of everything. ``flip_test``: in evaluation mode, also run the mirrored image and average the two
         answers (logits, verdict, attention), at twice the cost; training is unchanged. ``shift_test`` (pixels):
         in evaluation mode, also run the image moved by that many pixels down and right (its edges mirrored) and
-        average the answers moved back, at twice the cost again (with ``flip_test``: four views). ``relative`` adds
+        average the answers moved back, at twice the cost again (with ``flip_test``: four views). ``scale_test``
+        (a factor, 0: off): in evaluation mode, also run every view resized by that factor (to a multiple of 32
+        pixels) and average its answers resized back with the others' (logits and the verdict in logit space), a
+        second scale for the price of more pixels; it needs the encoder, so it is not for members that share one.
+        ``relative`` adds
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
         ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
@@ -75,6 +80,9 @@ class DIRL(nn.Module):
         self.shift_test = int(shift_test)
         if self.shift_test < 0:
             raise ValueError(f"shift_test must be a number of pixels ≥ 0, got {shift_test}")
+        self.scale_test = float(scale_test)
+        if self.scale_test != 0 and (not 0.25 <= self.scale_test <= 4 or self.scale_test == 1):
+            raise ValueError(f"scale_test must be 0 (off) or a factor in [0.25, 4] other than 1, got {scale_test}")
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
@@ -174,7 +182,7 @@ class DIRL(nn.Module):
 
     def viewing(self) -> bool:
         """Whether :meth:`forward` runs the test-time views (evaluation mode with a mirror or moved view)."""
-        return bool(self.flip_test or self.shift_test) and not self.training
+        return bool(self.flip_test or self.shift_test or self.scale_test) and not self.training
 
     def test_views(self) -> list[tuple[int, bool]]:
         """The evaluation-mode views as (shift in pixels, mirrored): the image itself first."""
@@ -196,7 +204,28 @@ class DIRL(nn.Module):
     def forward_views(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         """Every view of :meth:`test_views` in one batch; each map is moved back onto the image and the views
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
-        again."""
+        again. With ``scale_test`` the same at the second scale, and the two scales averaged alike."""
+        merged = self.forward_same_scale(x, encoded)
+        if not self.scale_test:
+            return merged
+        size = x.shape[-2:]
+        scaled = [max(32, round(n * self.scale_test / 32) * 32) for n in size]
+        other = self.forward_same_scale(F.interpolate(x, size=scaled, mode="bilinear", align_corners=False))
+
+        def back(t: Tensor) -> Tensor:
+            return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+
+        both = {"attention": [(a + back(b)) / 2 for a, b in zip(merged["attention"], other["attention"])]}
+        if "verdict" in merged:
+            both["mask_logits"] = (merged["mask_logits"] + back(other["mask_logits"])) / 2
+            both["verdict"] = (merged["verdict"] + other["verdict"]) / 2
+            both["logits"] = gated_logits(both["mask_logits"], both["verdict"])
+        else:
+            both["logits"] = (merged["logits"] + back(other["logits"])) / 2
+        return both
+
+    def forward_same_scale(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
+        """The views of :meth:`test_views` at the input's own scale, averaged (see :meth:`forward_views`)."""
         views = self.test_views()
         out = self.forward_once(self.view_batch(x), encoded)
 

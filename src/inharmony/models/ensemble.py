@@ -76,6 +76,12 @@ class Ensemble(nn.Module):
             lacking = [i for i, m in enumerate(built) if not hasattr(m, "encode")]
             if lacking:
                 raise ValueError(f"ensemble shared_encoder: members {lacking} cannot take an encoder's maps")
+            scaled = [i for i, m in enumerate(built) if getattr(m, "scale_test", 0)]
+            if scaled:
+                raise ValueError(
+                    f"ensemble shared_encoder: members {scaled} run a second scale (scale_test), which "
+                    "needs their own encoder"
+                )
             views = {(m.flip_test, m.shift_test) for m in built}
             if len(views) > 1:
                 raise ValueError(f"ensemble shared_encoder: the members' test-time views differ {sorted(views)}")
