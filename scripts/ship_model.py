@@ -20,7 +20,8 @@ mirror pass, and without it every member runs once; --mask-member I keeps member
 others add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of
 each image moved by N pixels down and right (its edges mirrored), averaged with the others moved back (twice the
 cost again; single models only). --scale-test F adds every view again with the image resized by the factor F
-(to a multiple of 32 pixels), its answers resized back and averaged with the others' (single models only).
+(to a multiple of 32 pixels), its answers resized back and averaged with the others' (single models only);
+--scale-use mask|verdict keeps only its mask or only its verdict.
 --shared-encoder (with --ensemble) runs the first member's encoder once for every
 member: fine-tunes whose encoder did not learn cost one encoder plus their decoders.
 """
@@ -65,6 +66,11 @@ def main() -> None:
         default=0.0,
         metavar="F",
         help="the shipped model also runs each image resized by the factor F and averages the answers resized back",
+    )
+    parser.add_argument(
+        "--scale-use",
+        choices=("both", "mask", "verdict"),
+        help="with --scale-test: what the second scale adds to the answer (default both)",
     )
     parser.add_argument("--start", help="the weights the run started from: ship an interpolation with them")
     parser.add_argument("--alpha", type=float, help="with --start: the fine-tune's share of the weights, in [0, 1]")
@@ -113,6 +119,8 @@ def main() -> None:
         parser.error("--mask-member picks one of the --ensemble members")
     if args.shared_encoder and not args.ensemble:
         parser.error("--shared-encoder is for --ensemble members")
+    if args.scale_use and not args.scale_test:
+        parser.error("--scale-use says what the --scale-test view adds: give --scale-test too")
     if (args.shift_test or args.scale_test) and args.ensemble:
         parser.error("--shift-test and --scale-test are for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":
@@ -153,6 +161,7 @@ def main() -> None:
     options = {"flip_test": True} if args.flip_test else {}
     options |= {"shift_test": args.shift_test} if args.shift_test else {}
     options |= {"scale_test": args.scale_test} if args.scale_test else {}
+    options |= {"scale_use": args.scale_use} if args.scale_use else {}
     changed = {k: v for k, v in options.items() if model.model_config.get(k) != v}
     if changed and not args.ensemble:  # the same weights in a model built with the test-time options on
         from inharmony.models import create_model

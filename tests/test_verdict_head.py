@@ -396,7 +396,8 @@ def test_shift_test_averages_the_moved_views(model, tmp_path):
 def test_scale_test_averages_a_second_scale(model, tmp_path):
     """``scale_test`` (a factor, stored with the model): evaluation also runs every view of the image resized by
     that factor (to a multiple of 32 pixels) and averages its answers resized back; the ONNX export keeps both
-    scales, and an ensemble whose members share one encoder refuses it."""
+    scales, ``scale_use`` keeps only its mask or only its verdict, and an ensemble whose members share one encoder
+    refuses it."""
     from torch.nn.functional import interpolate
 
     from inharmony.checkpoint import load_model, save_model
@@ -432,6 +433,19 @@ def test_scale_test_averages_a_second_scale(model, tmp_path):
     viewed.train()
     with torch.no_grad():  # training sees one pass at the input's scale
         assert torch.allclose(viewed(x)["mask_logits"], viewed.forward_once(x)["mask_logits"], atol=1e-6)
+    for use, mask, verdict in (("mask", want_mask, here["verdict"]), ("verdict", here["mask_logits"], want_verdict)):
+        part = create_model("dirl_mobilenetv2_verdict", flip_test=True, scale_test=1.5, scale_use=use)
+        part.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            got = part.eval()(x)
+        assert torch.allclose(got["mask_logits"], mask, atol=1e-5)
+        assert torch.allclose(got["verdict"], verdict, atol=1e-5)
+        assert torch.allclose(got["logits"], gated_logits(mask, verdict), atol=1e-4)
+        assert load_model(save_model(part, tmp_path / f"{use}.safetensors", info={"size": 64})).scale_use == use
+    with pytest.raises(ValueError, match="scale_use"):
+        create_model("dirl_mobilenetv2_verdict", scale_test=1.5, scale_use="pixels")
+    with pytest.raises(ValueError, match="scale_use"):
+        create_model("dirl_mobilenetv2", scale_test=1.5, scale_use="mask")  # no verdict to keep apart
     for bad in (1.0, -0.5, 8.0):
         with pytest.raises(ValueError, match="scale_test"):
             create_model("dirl_mobilenetv2_verdict", scale_test=bad)

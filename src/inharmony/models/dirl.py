@@ -19,6 +19,8 @@ from inharmony.layers.verdict_head import VerdictHead, gated_logits
 from inharmony.layers.verdict_lowlevel import LowLevelVerdict
 from inharmony.models.encoders import create_encoder
 
+SCALE_USES = ("both", "mask", "verdict")
+
 
 class DIRL(nn.Module):
     """Deep Inharmonious Region Localization network.
@@ -50,6 +52,7 @@ class DIRL(nn.Module):
         flip_test: bool = False,
         shift_test: int = 0,
         scale_test: float = 0.0,
+        scale_use: str = "both",
         relative: bool = False,
         verdict_lowlevel: bool | str = False,
         shift_head: bool = False,
@@ -67,6 +70,8 @@ class DIRL(nn.Module):
         (a factor, 0: off): in evaluation mode, also run every view resized by that factor (to a multiple of 32
         pixels) and average its answers resized back with the others' (logits and the verdict in logit space), a
         second scale for the price of more pixels; it needs the encoder, so it is not for members that share one.
+        ``scale_use``: what the second scale adds: ``"both"``, ``"mask"`` (its mask and attention; the verdict stays
+        the first scale's) or ``"verdict"`` (its verdict only: the mask, hence every per-image ranking, stays).
         ``relative`` adds
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
@@ -83,6 +88,11 @@ class DIRL(nn.Module):
         self.scale_test = float(scale_test)
         if self.scale_test != 0 and (not 0.25 <= self.scale_test <= 4 or self.scale_test == 1):
             raise ValueError(f"scale_test must be 0 (off) or a factor in [0.25, 4] other than 1, got {scale_test}")
+        if scale_use not in SCALE_USES:
+            raise ValueError(f"DIRL scale_use must be one of {SCALE_USES}, got {scale_use!r}")
+        if scale_use != "both" and not verdict:
+            raise ValueError(f"DIRL scale_use={scale_use!r} splits mask and verdict: it needs verdict=True")
+        self.scale_use = scale_use
         for name, value, valid in (
             ("fusion", fusion, ("bfi", "skip")),
             ("attention", attention, ("mda", "none")),
@@ -204,7 +214,8 @@ class DIRL(nn.Module):
     def forward_views(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         """Every view of :meth:`test_views` in one batch; each map is moved back onto the image and the views
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
-        again. With ``scale_test`` the same at the second scale, and the two scales averaged alike."""
+        again. With ``scale_test`` the same at the second scale, and the two scales averaged alike (what
+        ``scale_use`` names of them)."""
         merged = self.forward_same_scale(x, encoded)
         if not self.scale_test:
             return merged
@@ -215,14 +226,16 @@ class DIRL(nn.Module):
         def back(t: Tensor) -> Tensor:
             return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
 
-        both = {"attention": [(a + back(b)) / 2 for a, b in zip(merged["attention"], other["attention"])]}
+        out = dict(merged)
+        if self.scale_use in ("both", "mask"):
+            out["attention"] = [(a + back(b)) / 2 for a, b in zip(merged["attention"], other["attention"])]
+            key = "mask_logits" if "verdict" in merged else "logits"
+            out[key] = (merged[key] + back(other[key])) / 2
         if "verdict" in merged:
-            both["mask_logits"] = (merged["mask_logits"] + back(other["mask_logits"])) / 2
-            both["verdict"] = (merged["verdict"] + other["verdict"]) / 2
-            both["logits"] = gated_logits(both["mask_logits"], both["verdict"])
-        else:
-            both["logits"] = (merged["logits"] + back(other["logits"])) / 2
-        return both
+            if self.scale_use in ("both", "verdict"):
+                out["verdict"] = (merged["verdict"] + other["verdict"]) / 2
+            out["logits"] = gated_logits(out["mask_logits"], out["verdict"])
+        return out
 
     def forward_same_scale(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         """The views of :meth:`test_views` at the input's own scale, averaged (see :meth:`forward_views`)."""

@@ -46,7 +46,7 @@ def _lookup(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any], str]:
     return _REGISTRY[name]
 
 
-TEST_TIME_OPTIONS = ("flip_test", "shift_test", "scale_test")
+TEST_TIME_OPTIONS = ("flip_test", "shift_test", "scale_test", "scale_use")
 
 
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:
