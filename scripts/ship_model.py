@@ -19,9 +19,9 @@ weights, at the sum of their costs; inharmony.checkpoint.ensemble_models); --fli
 mirror pass, and without it every member runs once; --mask-member I keeps member I's mask alone and lets the
 others add only to the image-level verdict (per-image AP stays member I's). --shift-test N (pixels) adds a view of
 each image moved by N pixels down and right (its edges mirrored), averaged with the others moved back (twice the
-cost again; single models only). --scale-test F adds every view again with the image resized by the factor F
-(to a multiple of 32 pixels), its answers resized back and averaged with the others' (single models only);
---scale-use mask|verdict keeps only its mask or only its verdict.
+cost again; single models only). --scale-test F [F ...] adds every view again with the image resized by
+each factor F (to a multiple of 32 pixels), its answers resized back and averaged with the others' (single models
+only); --scale-use mask|verdict keeps only their masks or only their verdicts.
 --shared-encoder (with --ensemble) runs the first member's encoder once for every
 member: fine-tunes whose encoder did not learn cost one encoder plus their decoders.
 """
@@ -63,14 +63,14 @@ def main() -> None:
     parser.add_argument(
         "--scale-test",
         type=float,
-        default=0.0,
+        nargs="+",
         metavar="F",
-        help="the shipped model also runs each image resized by the factor F and averages the answers resized back",
+        help="the shipped model also runs each image resized by each factor F and averages the answers resized back",
     )
     parser.add_argument(
         "--scale-use",
         choices=("both", "mask", "verdict"),
-        help="with --scale-test: what the second scale adds to the answer (default both)",
+        help="with --scale-test: what the other scales add to the answer (default both)",
     )
     parser.add_argument("--start", help="the weights the run started from: ship an interpolation with them")
     parser.add_argument("--alpha", type=float, help="with --start: the fine-tune's share of the weights, in [0, 1]")
@@ -160,7 +160,8 @@ def main() -> None:
         model = load_model(source)
     options = {"flip_test": True} if args.flip_test else {}
     options |= {"shift_test": args.shift_test} if args.shift_test else {}
-    options |= {"scale_test": args.scale_test} if args.scale_test else {}
+    if args.scale_test:
+        options["scale_test"] = args.scale_test[0] if len(args.scale_test) == 1 else args.scale_test
     options |= {"scale_use": args.scale_use} if args.scale_use else {}
     changed = {k: v for k, v in options.items() if model.model_config.get(k) != v}
     if changed and not args.ensemble:  # the same weights in a model built with the test-time options on

@@ -446,7 +446,16 @@ def test_scale_test_averages_a_second_scale(model, tmp_path):
         create_model("dirl_mobilenetv2_verdict", scale_test=1.5, scale_use="pixels")
     with pytest.raises(ValueError, match="scale_use"):
         create_model("dirl_mobilenetv2", scale_test=1.5, scale_use="mask")  # no verdict to keep apart
-    for bad in (1.0, -0.5, 8.0):
+    three = create_model("dirl_mobilenetv2_verdict", flip_test=True, scale_test=[1.5, 0.5])
+    three.load_state_dict(model.state_dict())
+    small = interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        got, there_too = three.eval()(x), mirrored(small)
+    want = (here["mask_logits"] + back(there["mask_logits"]) + back(there_too["mask_logits"])) / 3
+    assert torch.allclose(got["mask_logits"], want, atol=1e-5)
+    assert torch.allclose(got["verdict"], (here["verdict"] + there["verdict"] + there_too["verdict"]) / 3, atol=1e-5)
+    assert load_model(save_model(three, tmp_path / "three.safetensors", info={"size": 64})).test_scales == (1.5, 0.5)
+    for bad in (1.0, -0.5, 8.0, [1.5, 1.0]):
         with pytest.raises(ValueError, match="scale_test"):
             create_model("dirl_mobilenetv2_verdict", scale_test=bad)
     with pytest.raises(ValueError, match="scale_test"):

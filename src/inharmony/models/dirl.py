@@ -51,7 +51,7 @@ class DIRL(nn.Module):
         mapper: str = "none",
         flip_test: bool = False,
         shift_test: int = 0,
-        scale_test: float = 0.0,
+        scale_test: float | list[float] = 0.0,
         scale_use: str = "both",
         relative: bool = False,
         verdict_lowlevel: bool | str = False,
@@ -67,12 +67,12 @@ class DIRL(nn.Module):
         answers (logits, verdict, attention), at twice the cost; training is unchanged. ``shift_test`` (pixels):
         in evaluation mode, also run the image moved by that many pixels down and right (its edges mirrored) and
         average the answers moved back, at twice the cost again (with ``flip_test``: four views). ``scale_test``
-        (a factor, 0: off): in evaluation mode, also run every view resized by that factor (to a multiple of 32
-        pixels) and average its answers resized back with the others' (logits and the verdict in logit space), a
-        second scale for the price of more pixels; it needs the encoder, so it is not for members that share one.
-        ``scale_use``: what the second scale adds: ``"both"``, ``"mask"`` (its mask and attention; the verdict stays
-        the first scale's) or ``"verdict"`` (its verdict only: the mask, hence every per-image ranking, stays).
-        ``relative`` adds
+        (a factor, or a list of them; 0: off): in evaluation mode, also run every view resized by each factor (to a
+        multiple of 32 pixels) and average its answers resized back with the others' (logits and the verdict in
+        logit space, every scale one share), more scales for the price of more pixels; it needs the encoder, so it
+        is not for members that share one. ``scale_use``: what the other scales add: ``"both"``, ``"mask"`` (their
+        masks and attention; the verdict stays the input scale's) or ``"verdict"`` (their verdicts only: the mask,
+        hence every per-image ranking, stays). ``relative`` adds
         :class:`~inharmony.layers.relative.RelativeHead` (each pixel's deviation from the rest of the image, with
         logits of its own returned as ``"relative_logits"``) joining the logits through ``relative_mix`` (from 0).
         ``verdict_lowlevel`` adds to the verdict a term from colour and the encoder's first three maps in and around
@@ -85,9 +85,12 @@ class DIRL(nn.Module):
         self.shift_test = int(shift_test)
         if self.shift_test < 0:
             raise ValueError(f"shift_test must be a number of pixels ≥ 0, got {shift_test}")
-        self.scale_test = float(scale_test)
-        if self.scale_test != 0 and (not 0.25 <= self.scale_test <= 4 or self.scale_test == 1):
-            raise ValueError(f"scale_test must be 0 (off) or a factor in [0.25, 4] other than 1, got {scale_test}")
+        factors = list(scale_test) if isinstance(scale_test, (list, tuple)) else [scale_test] if scale_test else []
+        for f in factors:
+            if not isinstance(f, (int, float)) or not 0.25 <= f <= 4 or f == 1:
+                raise ValueError(f"scale_test: 0 (off) or factors in [0.25, 4] other than 1, got {scale_test}")
+        self.test_scales = tuple(float(f) for f in factors)
+        self.scale_test = list(self.test_scales) if isinstance(scale_test, (list, tuple)) else float(scale_test)
         if scale_use not in SCALE_USES:
             raise ValueError(f"DIRL scale_use must be one of {SCALE_USES}, got {scale_use!r}")
         if scale_use != "both" and not verdict:
@@ -192,7 +195,7 @@ class DIRL(nn.Module):
 
     def viewing(self) -> bool:
         """Whether :meth:`forward` runs the test-time views (evaluation mode with a mirror or moved view)."""
-        return bool(self.flip_test or self.shift_test or self.scale_test) and not self.training
+        return bool(self.flip_test or self.shift_test or self.test_scales) and not self.training
 
     def test_views(self) -> list[tuple[int, bool]]:
         """The evaluation-mode views as (shift in pixels, mirrored): the image itself first."""
@@ -217,23 +220,28 @@ class DIRL(nn.Module):
         again. With ``scale_test`` the same at the second scale, and the two scales averaged alike (what
         ``scale_use`` names of them)."""
         merged = self.forward_same_scale(x, encoded)
-        if not self.scale_test:
+        if not self.test_scales:
             return merged
         size = x.shape[-2:]
-        scaled = [max(32, round(n * self.scale_test / 32) * 32) for n in size]
-        other = self.forward_same_scale(F.interpolate(x, size=scaled, mode="bilinear", align_corners=False))
+        others = [
+            self.forward_same_scale(F.interpolate(x, size=_scaled(size, f), mode="bilinear", align_corners=False))
+            for f in self.test_scales
+        ]
 
-        def back(t: Tensor) -> Tensor:
-            return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+        def mean(key: str, index: int | None = None) -> Tensor:
+            maps = [o[key] if index is None else o[key][index] for o in (merged, *others)]
+            if maps[0].dim() == 4:
+                maps = [maps[0]] + [F.interpolate(t, size=size, mode="bilinear", align_corners=False) for t in maps[1:]]
+            return torch.stack(maps).mean(0)
 
         out = dict(merged)
         if self.scale_use in ("both", "mask"):
-            out["attention"] = [(a + back(b)) / 2 for a, b in zip(merged["attention"], other["attention"])]
+            out["attention"] = [mean("attention", i) for i in range(len(merged["attention"]))]
             key = "mask_logits" if "verdict" in merged else "logits"
-            out[key] = (merged[key] + back(other[key])) / 2
+            out[key] = mean(key)
         if "verdict" in merged:
             if self.scale_use in ("both", "verdict"):
-                out["verdict"] = (merged["verdict"] + other["verdict"]) / 2
+                out["verdict"] = mean("verdict")
             out["logits"] = gated_logits(out["mask_logits"], out["verdict"])
         return out
 
@@ -338,6 +346,11 @@ def _moved(t: Tensor, by: int, mode: str) -> Tensor:
         return t
     p, (h, w) = abs(by), t.shape[-2:]
     return F.pad(t, (p, p, p, p), mode=mode)[..., p - by : p - by + h, p - by : p - by + w]
+
+
+def _scaled(size: tuple[int, int], factor: float) -> list[int]:
+    """``size`` times ``factor``, each side rounded to a multiple of 32 pixels (at least 32)."""
+    return [max(32, round(n * factor / 32) * 32) for n in size]
 
 
 def _view(x: Tensor, shift: int, mirrored: bool) -> Tensor:

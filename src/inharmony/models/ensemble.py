@@ -76,7 +76,7 @@ class Ensemble(nn.Module):
             lacking = [i for i, m in enumerate(built) if not hasattr(m, "encode")]
             if lacking:
                 raise ValueError(f"ensemble shared_encoder: members {lacking} cannot take an encoder's maps")
-            scaled = [i for i, m in enumerate(built) if getattr(m, "scale_test", 0)]
+            scaled = [i for i, m in enumerate(built) if getattr(m, "test_scales", ())]
             if scaled:
                 raise ValueError(
                     f"ensemble shared_encoder: members {scaled} run a second scale (scale_test), which "
