@@ -120,7 +120,7 @@ def main() -> None:
     if args.shared_encoder and not args.ensemble:
         parser.error("--shared-encoder is for --ensemble members")
     if args.scale_use and not args.scale_test:
-        parser.error("--scale-use says what the --scale-test view adds: give --scale-test too")
+        parser.error("--scale-use says what the --scale-test views add: give --scale-test too")
     if (args.shift_test or args.scale_test) and args.ensemble:
         parser.error("--shift-test and --scale-test are for single models: ship each member with it, then combine")
     if (args.start or args.soup or args.ensemble) and source.suffix == ".pt":

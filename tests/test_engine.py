@@ -148,6 +148,12 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
     viewed = load_model(moved)
     assert viewed.flip_test and viewed.shift_test == 4 and "calibration" not in viewed.model_info  # new views
     assert torch.equal(load_file(str(moved))[key], load_file(str(calibrated))[key])
+    done = subprocess.run([*again, "--scale-test", "0.8", "1.2", "--out", str(moved)], capture_output=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_model(moved).test_scales == (0.8, 1.2) and "calibration" not in load_model(moved).model_info
+    unscaled = [*again, "--scale-use", "mask", "--out", str(moved)]
+    done = subprocess.run(unscaled, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "--scale-test" in done.stderr  # what the other scales add needs them
     raw, mixed = tmp_path / "raw.safetensors", tmp_path / "mixed.safetensors"
     done = subprocess.run([*ship, "--raw", "--out", str(raw)], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -194,7 +194,7 @@ class DIRL(nn.Module):
         return self.forward_once(x, encoded)
 
     def viewing(self) -> bool:
-        """Whether :meth:`forward` runs the test-time views (evaluation mode with a mirror or moved view)."""
+        """Whether :meth:`forward` runs the test-time views (evaluation mode with a mirrored, moved or resized view)."""
         return bool(self.flip_test or self.shift_test or self.test_scales) and not self.training
 
     def test_views(self) -> list[tuple[int, bool]]:
@@ -217,7 +217,7 @@ class DIRL(nn.Module):
     def forward_views(self, x: Tensor, encoded: list[Tensor] | None = None) -> dict[str, Tensor | list[Tensor]]:
         """Every view of :meth:`test_views` in one batch; each map is moved back onto the image and the views
         averaged (logits and the verdict in logit space, attention as probabilities), then the gate is applied
-        again. With ``scale_test`` the same at the second scale, and the two scales averaged alike (what
+        again. With ``scale_test`` the same at every other scale, and the scales averaged alike (what
         ``scale_use`` names of them)."""
         merged = self.forward_same_scale(x, encoded)
         if not self.test_scales:

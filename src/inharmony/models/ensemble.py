@@ -79,8 +79,8 @@ class Ensemble(nn.Module):
             scaled = [i for i, m in enumerate(built) if getattr(m, "test_scales", ())]
             if scaled:
                 raise ValueError(
-                    f"ensemble shared_encoder: members {scaled} run a second scale (scale_test), which "
-                    "needs their own encoder"
+                    f"ensemble shared_encoder: members {scaled} run other scales (scale_test), which "
+                    "need their own encoder"
                 )
             views = {(m.flip_test, m.shift_test) for m in built}
             if len(views) > 1:
