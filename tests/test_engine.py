@@ -93,7 +93,11 @@ def test_train_evaluate_predict_end_to_end(synth_root, tmp_path, capsys):
     assert (tmp_path / "pred" / "gray_heatmap.png").is_file()
 
 
-@pytest.mark.parametrize("extra", [[], ["--set", "train.encoder_lr_mult=0.1"]], ids=["one_group", "slow_encoder"])
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--set", "train.encoder_lr_mult=0.1"], ["--set", "train.scales=[0.5,1.0,1.5]"]],
+    ids=["one_group", "slow_encoder", "scales"],
+)
 def test_resume_continues_exactly(synth_root, tmp_path, capsys, extra):
     common = [*TINY, "--root", str(synth_root), "--epochs", "3", "--set", "train.milestones=[1,2]", *extra]
     straight = train([*common, "--out", str(tmp_path / "a"), "--max-steps", "7"], capsys)
@@ -263,6 +267,18 @@ def test_nan_loss_stops_with_a_clear_message(synth_root, tmp_path):
     trainer.criterion = lambda out, m: {"loss": out["logits"].sum() * float("nan"), "det": 0, "att": 0}
     with pytest.raises(TrainingError, match="loss became nan at epoch 0, step 0"):
         trainer.fit()
+
+
+def test_train_scales_feed_the_model_other_sizes_and_a_bad_list_is_refused(synth_root, tmp_path):
+    settings = ["model.name=dirl_mobilenetv2", f"data.root={synth_root}", "data.size=64", "train.batch_size=2"]
+    settings += ["train.workers=0", "train.device=cpu", "train.max_steps=4", "train.validate=false"]
+    trainer = Trainer(load_config(None, [*settings, "train.scales=[0.5,1.5]"]), tmp_path / "scales")
+    seen = []
+    trainer.model.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    trainer.fit()
+    assert set(seen) == {(32, 32), (96, 96)} and len(seen) == 4
+    with pytest.raises(ValueError, match=r"train.scales: each factor must be a number in \[0.25, 4.0\]"):
+        Trainer(load_config(None, [*settings, "train.scales=[0.8,9]"]), tmp_path / "bad")
 
 
 def test_resume_without_state_is_an_error(tmp_path, capsys):

@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
         "max_bad_share": 0.01,  # stop when more than this share of an epoch's samples cannot be read
         "seed": 42,
         "amp": True,  # mixed precision on GPU (bfloat16 where supported)
+        # each step's batch resized by one of these factors (e.g. [0.8, 1.0, 1.2], drawn per step; the
+        # test-time scale_test factors), each side a multiple of 32; null: the data's size only
+        "scales": None,
         "max_steps": None,  # stop after this many optimiser steps (smoke tests)
         "max_minutes": None,  # stop (state saved, resumable) after this many minutes of this call: chunked runs
         "checkpoint_every": 200,  # also save mid-epoch every N steps

@@ -37,6 +37,7 @@ from inharmony.engine.data import build_datasets
 from inharmony.engine.evaluate import evaluate
 from inharmony.engine.feature_anchor import FeatureAnchor
 from inharmony.engine.state_files import load_state_files, save_state_files
+from inharmony.engine.train_scales import check_scales, rescaled_batch
 from inharmony.fileio import write_text_atomic
 from inharmony.inference.predictor import resolve_model_path
 from inharmony.losses import DIRLLoss, colour_shift_loss, region_verdict_loss
@@ -189,6 +190,7 @@ class Trainer:
         amp = t["amp"] and self.device.type == "cuda"
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.scales = check_scales(t["scales"])
         decay = t["ema_decay"]
         if decay is not None and not 0 < decay < 1:
             raise ValueError(f"train.ema_decay must be in (0, 1) or null, got {decay}")
@@ -286,6 +288,7 @@ class Trainer:
         )
 
     def train_step(self, batch: dict) -> dict[str, float]:
+        batch = rescaled_batch(batch, self.scales, self.cfg["train"]["seed"], self.global_step)
         x = batch["image"].to(self.device, non_blocking=True)
         m = batch["mask"].to(self.device, non_blocking=True)
         ctx = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()

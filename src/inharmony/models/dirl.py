@@ -224,7 +224,7 @@ class DIRL(nn.Module):
             return merged
         size = x.shape[-2:]
         others = [
-            self.forward_same_scale(F.interpolate(x, size=_scaled(size, f), mode="bilinear", align_corners=False))
+            self.forward_same_scale(F.interpolate(x, size=scaled_size(size, f), mode="bilinear", align_corners=False))
             for f in self.test_scales
         ]
 
@@ -348,7 +348,7 @@ def _moved(t: Tensor, by: int, mode: str) -> Tensor:
     return F.pad(t, (p, p, p, p), mode=mode)[..., p - by : p - by + h, p - by : p - by + w]
 
 
-def _scaled(size: tuple[int, int], factor: float) -> list[int]:
+def scaled_size(size: tuple[int, int], factor: float) -> list[int]:
     """``size`` times ``factor``, each side rounded to a multiple of 32 pixels (at least 32)."""
     return [max(32, round(n * factor / 32) * 32) for n in size]
 
