@@ -51,7 +51,10 @@ def main() -> None:
     parser.add_argument("--scores", help="evaluation folder of the shipped file")
     parser.add_argument("--label", help="the shipped file's model label in --scores (needed when it has several)")
     parser.add_argument(
-        "--flip-test", action="store_true", help="the shipped model averages each image with its mirror (2x cost)"
+        "--flip-test",
+        action=argparse.BooleanOptionalAction,
+        help="the shipped model averages each image with its mirror (2x cost); --no-flip-test: it does not "
+        "(default: as the model file has it)",
     )
     parser.add_argument(
         "--shift-test",
@@ -152,13 +155,13 @@ def main() -> None:
             [*args.ensemble, source],
             weights=args.weights,
             combine=args.combine,
-            flip_test=args.flip_test,
+            flip_test=bool(args.flip_test),
             mask_member=args.mask_member,
             shared_encoder=args.shared_encoder,
         )
     else:
         model = load_model(source)
-    options = {"flip_test": True} if args.flip_test else {}
+    options = {} if args.flip_test is None else {"flip_test": args.flip_test}
     options |= {"shift_test": args.shift_test} if args.shift_test else {}
     if args.scale_test:
         options["scale_test"] = args.scale_test[0] if len(args.scale_test) == 1 else args.scale_test

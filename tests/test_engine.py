@@ -155,6 +155,11 @@ def test_weight_average_is_kept_resumed_validated_and_shipped(synth_root, tmp_pa
     done = subprocess.run([*again, "--scale-test", "0.8", "1.2", "--out", str(moved)], capture_output=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_model(moved).test_scales == (0.8, 1.2) and "calibration" not in load_model(moved).model_info
+    plain = [*ship[:4], "--model", str(moved), "--no-flip-test", "--out", str(tmp_path / "plain.safetensors")]
+    done = subprocess.run(plain, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    unmirrored = load_model(tmp_path / "plain.safetensors")  # the mirror off, the other views kept
+    assert not unmirrored.flip_test and unmirrored.test_scales == (0.8, 1.2)
     unscaled = [*again, "--scale-use", "mask", "--out", str(moved)]
     done = subprocess.run(unscaled, capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "--scale-test" in done.stderr  # what the other scales add needs them
