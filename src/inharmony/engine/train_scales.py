@@ -14,9 +14,7 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
-from inharmony.models.dirl import scaled_size
-
-LOWEST, HIGHEST = 0.25, 4.0
+from inharmony.models.dirl import SCALE_RANGE, scaled_size
 
 
 def check_scales(factors: list[float] | None) -> list[float] | None:
@@ -27,8 +25,10 @@ def check_scales(factors: list[float] | None) -> list[float] | None:
         raise ValueError(f"train.scales must be a list of factors such as [0.8, 1.0, 1.2] or null, got {factors!r}")
     out = []
     for f in factors:
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not LOWEST <= float(f) <= HIGHEST:
-            raise ValueError(f"train.scales: each factor must be a number in [{LOWEST}, {HIGHEST}], got {f!r}")
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not SCALE_RANGE[0] <= float(f) <= SCALE_RANGE[1]:
+            raise ValueError(
+                f"train.scales: each factor must be a number in [{SCALE_RANGE[0]}, {SCALE_RANGE[1]}], got {f!r}"
+            )
         out.append(float(f))
     return out
 

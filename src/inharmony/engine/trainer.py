@@ -288,9 +288,13 @@ class Trainer:
         )
 
     def train_step(self, batch: dict) -> dict[str, float]:
-        batch = rescaled_batch(batch, self.scales, self.cfg["train"]["seed"], self.global_step)
         x = batch["image"].to(self.device, non_blocking=True)
         m = batch["mask"].to(self.device, non_blocking=True)
+        if self.scales:  # resized where the model runs (the GPU when there is one)
+            batch = rescaled_batch(
+                {**batch, "image": x, "mask": m}, self.scales, self.cfg["train"]["seed"], self.global_step
+            )
+            x, m = batch["image"], batch["mask"]
         ctx = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         with ctx:
             out = self.net(x)

@@ -87,8 +87,11 @@ class DIRL(nn.Module):
             raise ValueError(f"shift_test must be a number of pixels ≥ 0, got {shift_test}")
         factors = list(scale_test) if isinstance(scale_test, (list, tuple)) else [scale_test] if scale_test else []
         for f in factors:
-            if not isinstance(f, (int, float)) or not 0.25 <= f <= 4 or f == 1:
-                raise ValueError(f"scale_test: 0 (off) or factors in [0.25, 4] other than 1, got {scale_test}")
+            if not isinstance(f, (int, float)) or not SCALE_RANGE[0] <= f <= SCALE_RANGE[1] or f == 1:
+                raise ValueError(
+                    f"scale_test: 0 (off) or factors in [{SCALE_RANGE[0]:g}, {SCALE_RANGE[1]:g}] other than 1, "
+                    f"got {scale_test}"
+                )
         self.test_scales = tuple(float(f) for f in factors)
         self.scale_test = list(self.test_scales) if isinstance(scale_test, (list, tuple)) else float(scale_test)
         if scale_use not in SCALE_USES:
@@ -346,6 +349,9 @@ def _moved(t: Tensor, by: int, mode: str) -> Tensor:
         return t
     p, (h, w) = abs(by), t.shape[-2:]
     return F.pad(t, (p, p, p, p), mode=mode)[..., p - by : p - by + h, p - by : p - by + w]
+
+
+SCALE_RANGE = (0.25, 4.0)  # the factors an input may be resized by (scale_test here, train.scales in training)
 
 
 def scaled_size(size: tuple[int, int], factor: float) -> list[int]:
